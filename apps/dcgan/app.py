@@ -1,0 +1,95 @@
+"""Fashion GAN Lab DCGAN Space: sample fashion images by class and walk the latent space.
+
+Layout and event wiring only; loading, seeding, labels and grids live in core.demo
+and core.inference. Run from the repo with `python -m apps.dcgan.app`, or
+`python app.py` in a Space folder built by `python -m apps.build_spaces`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import gradio as gr
+from PIL import Image
+
+from core import demo as lab
+from core.errors import UserError
+
+F = TypeVar("F", bound=Callable)
+
+
+def friendly(fn: F) -> F:
+    """Show a UserError as a one-line gr.Error popup instead of a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        try:
+            return fn(*args)
+        except UserError as err:
+            raise gr.Error(str(err)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def build_demo(models: dict[str, str] | None = None) -> gr.Blocks:
+    """The Space's Blocks for `models` (label -> source); default: `core.demo.available_models()`."""
+    models = lab.available_models() if models is None else models
+    first = next(iter(models), None)
+    names = lab.class_choices(models[first]) if first else []
+
+    @friendly
+    def generate(model: str, class_name: str, seed: float, n: float) -> Image.Image:
+        return lab.sample_grid(lab.pick(models, model), n, seed, class_name)
+
+    @friendly
+    def interpolate(model: str, class_name: str, seed_a: float, seed_b: float, steps: float) -> Image.Image:
+        return lab.interpolation_strip(lab.pick(models, model), seed_a, seed_b, steps, class_name)
+
+    @friendly
+    def select_model(model: str) -> tuple[gr.Dropdown, gr.Dropdown, str]:
+        source = lab.pick(models, model)
+        classes = lab.class_choices(source)
+        return (
+            gr.Dropdown(choices=[lab.ALL_CLASSES, *classes], value=lab.ALL_CLASSES),
+            gr.Dropdown(choices=classes, value=classes[0] if classes else None),
+            lab.describe(source),
+        )
+
+    with gr.Blocks(title="Fashion GAN Lab: DCGAN", analytics_enabled=False) as demo:
+        gr.Markdown("# Fashion GAN Lab: DCGAN\nClass-conditional fashion images from a DCGAN. Same seed, same images.")
+        model = gr.Dropdown(list(models), value=first, label="Model")
+        caption = gr.Markdown(lab.describe(models[first]) if first else lab.NO_MODELS)
+        with gr.Tab("Generate"):
+            with gr.Row():
+                # allow_custom_value: API calls may pass another model's classes; core.demo validates them
+                class_name = gr.Dropdown(
+                    [lab.ALL_CLASSES, *names], value=lab.ALL_CLASSES, label="Class", allow_custom_value=True
+                )
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                n = gr.Slider(1, lab.MAX_IMAGES, value=16, step=1, precision=0, label="Number of images")
+            generate_button = gr.Button("Generate", variant="primary")
+            grid = gr.Image(type="pil", format="png", label="Samples", interactive=False)
+        with gr.Tab("Interpolate"):
+            with gr.Row():
+                walk_class = gr.Dropdown(
+                    names, value=names[0] if names else None, label="Class", allow_custom_value=True
+                )
+                seed_a = gr.Number(0, label="Seed A", precision=0, minimum=0)
+                seed_b = gr.Number(1, label="Seed B", precision=0, minimum=0)
+                steps = gr.Slider(3, lab.MAX_STEPS, value=8, step=1, precision=0, label="Steps")
+            interpolate_button = gr.Button("Interpolate", variant="primary")
+            strip = gr.Image(type="pil", format="png", label="Latent walk", interactive=False)
+
+        model.change(select_model, model, [class_name, walk_class, caption], api_visibility="private")
+        generate_button.click(generate, [model, class_name, seed, n], grid, api_name="generate")
+        interpolate_button.click(interpolate, [model, walk_class, seed_a, seed_b, steps], strip, api_name="interpolate")
+    return demo
+
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    # Offline-safe as is: no analytics (above), and Gradio 6's default theme serves its fonts itself.
+    demo.launch()

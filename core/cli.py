@@ -1,0 +1,192 @@
+"""Command line: `python -m core {train,generate,export,push,list}`.
+
+Thin by design: parse, validate with a one-line message, print the resolved
+config, then call the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from core.errors import UserError
+
+EXAMPLES = """\
+examples:
+  python -m core train --recipe dcgan-fashion-mnist --preset quick --run-dir runs/dcgan-fashion-mnist
+  python -m core train --recipe dcgan-clothing-64 --preset full --set batch_size=256 lr.G=1e-4
+  python -m core train --resume runs/dcgan-fashion-mnist --steps 6000     # continue, longer
+  python -m core generate --model pretrained/dcgan-fashion-mnist --n 20 --label Sneaker --out sneakers.png
+  python -m core export runs/dcgan-fashion-mnist --name dcgan-fashion-mnist
+  python -m core push pretrained/dcgan-fashion-mnist --repo-id you/dcgan-fashion-mnist
+  python -m core push dist/spaces/dcgan --repo-id you/dcgan-demo --repo-type space
+  python -m core list
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from core.train.config import PRESETS, RECIPES
+
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="Fashion GAN Lab: train, sample, export and publish generators.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a recipe (or resume a run)", epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("--recipe", choices=sorted(RECIPES), help="what to train")
+    train.add_argument("--preset", choices=list(PRESETS), default="quick", help="budget: smoke (seconds), quick (minutes on CPU), full (GPU)")
+    train.add_argument("--run-dir", type=Path, help="run folder (default: runs/NNNNN-RECIPE-PRESET); an existing one is resumed")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR with its saved config")
+    train.add_argument("--steps", type=int, help="total steps (overrides the preset)")
+    train.add_argument("--minutes", type=float, help="stop after this many minutes (state is saved)")
+    train.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override settings, e.g. batch_size=32 lr.G=1e-4")
+    train.add_argument("--export", metavar="NAME", help="when done, export the generator to pretrained/NAME")
+    train.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    generate = commands.add_parser("generate", help="sample a PNG grid from an exported model", epilog=EXAMPLES,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    generate.add_argument("--model", required=True, help="model folder, name in pretrained/, or Hub repo id")
+    generate.add_argument("--n", type=int, default=16, help="number of images (default 16)")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--label", nargs="+", help="class id(s) or name(s): one for all, or one per image")
+    generate.add_argument("--nrow", type=int, help="images per row")
+    generate.add_argument("--scale", type=int, default=0, help="enlarge the grid by this factor (default: auto)")
+    generate.add_argument("--out", type=Path, default=Path("samples.png"))
+    generate.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+
+    export = commands.add_parser("export", help="export a finished run to pretrained/NAME with a model card")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--name", required=True, help="model name, e.g. dcgan-fashion-mnist")
+    export.add_argument("--out-root", type=Path, help="parent folder (default: pretrained/)")
+
+    push = commands.add_parser("push", help="upload an exported model folder to the Hugging Face Hub")
+    push.add_argument("folder", type=Path)
+    push.add_argument("--repo-id", required=True, help="user-or-org/name")
+    push.add_argument("--repo-type", choices=["model", "space", "dataset"], default="model",
+                      help="space for a folder built by `make spaces`")
+    push.add_argument("--private", action="store_true")
+
+    commands.add_parser("list", help="recipes, presets, model families, losses, datasets and exported models")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, argv)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from core.train import TrainingInterrupted, train
+    from core.train.config import config_from_dict, merge, parse_overrides, resolve_config
+
+    overrides = parse_overrides(args.set)
+    for key in ("steps", "minutes"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+
+    run_dir = args.resume or args.run_dir
+    saved = run_dir / "config.json" if run_dir else None
+    if args.resume and not (saved and saved.is_file()):
+        raise UserError(f"cannot resume {args.resume}: it has no config.json (is it a run folder?)")
+    if saved and saved.is_file():
+        record = json.loads(saved.read_text())
+        record.pop("resolved_model_config", None)
+        config = config_from_dict(merge(record, overrides))
+        if args.recipe and args.recipe != config.recipe:
+            raise UserError(f"{run_dir} is a run of {config.recipe!r}, not {args.recipe!r}; pick another --run-dir")
+    elif args.recipe:
+        config = resolve_config(args.recipe, args.preset, overrides)
+        run_dir = run_dir or next_run_dir(Path("runs"), f"{args.recipe}-{args.preset}")
+    else:
+        raise UserError("say what to train: --recipe NAME (see `python -m core list`) or --resume RUN_DIR")
+
+    print(f"run folder: {run_dir}")
+    print(config.to_json())
+    if args.dry_run:
+        return 0
+    command = "python -m core " + shlex.join(argv)
+    try:
+        result = train(config, run_dir, command=command, progress=not args.no_progress)
+    except TrainingInterrupted as stop:
+        print(f"\n{stop}", file=sys.stderr)
+        return 130
+    print(f"done: {result.step} steps, {result.images_per_s:.0f} images/s; generator in {run_dir / 'generator'}")
+    if args.export:
+        from core.hub import export_run
+
+        print(f"exported to {export_run(run_dir, args.export)}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
+    from core.images import make_grid, save_png
+    from core.inference import GeneratorPipeline
+
+    if not 1 <= args.n <= 1024:
+        raise UserError(f"--n must be between 1 and 1024, got {args.n}")
+    pipe = GeneratorPipeline.from_pretrained(args.model, device=args.device)
+    labels = args.label[0] if args.label and len(args.label) == 1 else args.label
+    images = pipe.sample(args.n, seed=args.seed, labels=labels)
+    scale = args.scale or max(1, 128 // pipe.image_size)
+    path = save_png(make_grid(images, nrow=args.nrow), args.out, scale=scale)
+    print(f"wrote {path} ({args.n} images from {pipe.name}, seed {args.seed})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
+    from core.hub import export_run
+    from core.paths import PRETRAINED_DIR
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
+        raise UserError(f"model name {args.name!r} may use letters, digits, '.', '_' and '-' only")
+    print(f"exported to {export_run(args.run_dir, args.name, args.out_root or PRETRAINED_DIR)}")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace, argv: list[str]) -> int:
+    from core.hub import push
+
+    print(f"pushed: {push(args.folder, args.repo_id, repo_type=args.repo_type, private=args.private)}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
+    from core.data import DATASETS
+    from core.inference import list_models
+    from core.losses import ADVERSARIAL_LOSSES
+    from core.models import MODELS
+    from core.train.config import PRESETS, RECIPES
+
+    print("recipes:  ", ", ".join(sorted(RECIPES)))
+    print("presets:  ", ", ".join(PRESETS))
+    print("families: ", ", ".join(MODELS.names()))
+    print("losses:   ", ", ".join(ADVERSARIAL_LOSSES.names()))
+    print("datasets: ", ", ".join(DATASETS.names()))
+    print("exported: ", ", ".join(list_models()) or "none yet")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "push": cmd_push, "list": cmd_list}
+
+
+def next_run_dir(root: Path, label: str) -> Path:
+    """runs/00000-label, runs/00001-label, ... (StyleGAN-style numbered run folders)."""
+    numbers = [int(p.name[:5]) for p in root.glob("[0-9][0-9][0-9][0-9][0-9]-*")] if root.is_dir() else []
+    return root / f"{max(numbers, default=-1) + 1:05d}-{label}"

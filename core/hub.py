@@ -1,0 +1,135 @@
+"""Save, load, export and push models in Hugging Face Hub format.
+
+An exported model is a folder: config.json (the family's typed config plus
+its `family` name), model.safetensors, README.md (the model card rendered
+from hub_cards/), samples.png and training.json (how it was trained).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from torch import nn
+
+from core.errors import UserError
+from core.paths import HUB_CARDS_DIR, PRETRAINED_DIR
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def save_generator(generator: nn.Module, folder: str | Path) -> Path:
+    """Write `generator` as config.json (with its family) + model.safetensors."""
+    folder = Path(folder)
+    config = {**asdict(generator.config), "family": generator.family}
+    generator.save_pretrained(folder, config=config)
+    # The Hub mixin drops a generic card; ours is rendered at export time.
+    (folder / "README.md").unlink(missing_ok=True)
+    return folder
+
+
+def read_config(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{folder} is not an exported model: it has no {CONFIG_FILE}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path} is not valid JSON ({err})") from None
+
+
+def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED_DIR, metrics: dict | None = None) -> Path:
+    """Copy a finished run's EMA generator into `out_root/name` with a rendered model card."""
+    run_dir = Path(run_dir)
+    generator_dir = run_dir / "generator"
+    if not (generator_dir / WEIGHTS_FILE).is_file():
+        raise UserError(f"{run_dir} has no finished generator (expected {generator_dir / WEIGHTS_FILE}); train it to the end first")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    train_config = json.loads((run_dir / "config.json").read_text())
+    commands = (run_dir / "command.txt").read_text().split("\n") if (run_dir / "command.txt").exists() else []
+    samples = sorted((run_dir / "samples").glob("step_*.png"))
+
+    out = Path(out_root) / name
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for file in (CONFIG_FILE, WEIGHTS_FILE):
+        shutil.copy2(generator_dir / file, tmp / file)
+    if samples:
+        shutil.copy2(samples[-1], tmp / "samples.png")
+    model_config = read_config(tmp)
+    (tmp / "training.json").write_text(json.dumps({"summary": summary, "config": train_config}, indent=2))
+    card = render_card(
+        "generator.md.j2",
+        name=name,
+        model=model_config,
+        summary=summary,
+        train=train_config,
+        commands=[c for c in commands if c.strip()],
+        has_samples=bool(samples),
+        metrics=metrics or {},
+    )
+    (tmp / "README.md").write_text(card)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return out
+
+
+def render_card(template: str, **context: Any) -> str:
+    env = Environment(
+        loader=FileSystemLoader(HUB_CARDS_DIR), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    return env.get_template(template).render(**context)
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+
+
+def space_sdk(folder: Path) -> str:
+    """The `sdk:` of a Space folder's README front matter (gradio, docker, static)."""
+    readme = folder / "README.md"
+    match = re.search(r"^sdk:\s*(\S+)", readme.read_text(), re.MULTILINE) if readme.is_file() else None
+    if not match:
+        raise UserError(f"{folder} is not a Space: its README.md has no 'sdk:' in the front matter")
+    return match.group(1)
+
+
+def push(folder: str | Path, repo_id: str, *, repo_type: str = "model", private: bool = False, token: str | None = None) -> str:
+    """Upload `folder` to the Hub repo `repo_id`; returns the commit URL.
+
+    Offline, or when the Hub cannot be reached, raises a UserError and uploads nothing.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"nothing to push: {folder} is not a folder")
+    if repo_type not in ("model", "space", "dataset"):
+        raise UserError(f"repo type must be model, space or dataset, not {repo_type!r}")
+    if "/" not in repo_id:
+        raise UserError(f"repo id {repo_id!r} must look like 'user-or-org/name'")
+    if hub_offline():
+        raise UserError(
+            f"cannot push {folder} to {repo_id}: the Hub is switched off (HF_HUB_OFFLINE=1). "
+            "Set HF_TOKEN (or unset HF_HUB_OFFLINE) on a machine with internet and run the same command."
+        )
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = HfApi(token=token)
+    # A Space repo must be created with its SDK; the Space's README front matter names it.
+    sdk = space_sdk(folder) if repo_type == "space" else None
+    try:
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, space_sdk=sdk)
+        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type)
+    except (HfHubHTTPError, OSError) as err:
+        # OSError covers connection failures (requests/httpx raise subclasses of it)
+        raise UserError(f"could not push {folder} to {repo_id}: {err.__class__.__name__}: {err}") from None
+    return str(getattr(commit, "commit_url", commit))

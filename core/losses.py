@@ -1,0 +1,187 @@
+"""Adversarial losses and training objectives.
+
+Two small interfaces keep the trainer ignorant of loss internals:
+
+* `AdversarialLoss` turns critic scores into a discriminator and a generator
+  loss (non-saturating, hinge, WGAN-GP). It sees the critic only as a
+  function of images, so labels, coordinates or auxiliary heads stay with the
+  objective.
+* `Objective` is a family's training step: it names its phases (which
+  networks each phase updates) and returns the loss of a phase for a batch.
+  The trainer calls only `phases`, `set_step`, `loss`, `preview_inputs` and
+  `preview`; staged curricula (COCO-GAN), growing resolution (Progressive
+  GAN) or paired inputs (Pix2Pix, CycleGAN) live in their own objective.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core.registry import Registry
+
+Critic = Callable[[Tensor], Tensor]  # images [B, C, H, W] -> scores [B]
+Batch = dict[str, Tensor]  # "images": [B, C, H, W] in [-1, 1], "labels": [B] int64
+Logs = dict[str, float]
+
+
+# --------------------------------------------------------------------------- adversarial losses
+
+
+class AdversarialLoss:
+    """Maps critic scores on real and generated images to the two players' losses."""
+
+    def discriminator_loss(self, critic: Critic, real: Tensor, fake: Tensor) -> tuple[Tensor, Logs]:
+        real_scores, fake_scores = critic(real), critic(fake)
+        loss = self.discriminator_terms(real_scores, fake_scores)
+        logs = {"d_real": real_scores.mean().item(), "d_fake": fake_scores.mean().item()}
+        return loss, logs
+
+    def discriminator_terms(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+ADVERSARIAL_LOSSES: Registry[type[AdversarialLoss]] = Registry("loss", AdversarialLoss)
+
+
+@ADVERSARIAL_LOSSES.register("nonsaturating")
+class NonSaturatingLoss(AdversarialLoss):
+    """Goodfellow et al. (2014), with the generator maximising log D(G(z))."""
+
+    def discriminator_terms(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        return F.softplus(-fake_scores).mean()
+
+
+@ADVERSARIAL_LOSSES.register("hinge")
+class HingeLoss(AdversarialLoss):
+    """Lim & Ye (2017); Miyato et al. (2018)."""
+
+    def discriminator_terms(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        return -fake_scores.mean()
+
+
+@ADVERSARIAL_LOSSES.register("wgan-gp")
+class WassersteinGPLoss(AdversarialLoss):
+    """Gulrajani et al. (2017): Wasserstein critic plus a gradient penalty on interpolates."""
+
+    def __init__(self, gp_weight: float = 10.0):
+        self.gp_weight = gp_weight
+
+    def discriminator_loss(self, critic: Critic, real: Tensor, fake: Tensor) -> tuple[Tensor, Logs]:
+        loss, logs = super().discriminator_loss(critic, real, fake)
+        penalty = gradient_penalty(critic, real, fake)
+        logs["gp"] = penalty.item()
+        return loss + self.gp_weight * penalty, logs
+
+    def discriminator_terms(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return fake_scores.mean() - real_scores.mean()
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        return -fake_scores.mean()
+
+
+def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
+    """E[(||grad critic(x_hat)||_2 - 1)^2] on random interpolates x_hat of real and fake."""
+    alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    scores = critic(mixed)
+    (grads,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    return ((grads.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+# --------------------------------------------------------------------------- objectives
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimisation step of a training iteration: its loss updates `trains` only."""
+
+    name: str
+    trains: tuple[str, ...]
+
+
+class Objective:
+    """A family's training step. Subclasses set `phases` and implement `loss`."""
+
+    phases: tuple[Phase, ...] = ()
+
+    def __init__(self, networks: dict[str, nn.Module], adversarial: AdversarialLoss):
+        self.networks = networks
+        self.adversarial = adversarial
+
+    def set_step(self, step: int) -> None:
+        """Called before each iteration; curricula and growing schedules hook in here."""
+
+    def loss(self, phase: str, batch: Batch) -> tuple[Tensor, Logs]:
+        raise NotImplementedError
+
+    def preview_inputs(self, batch: Batch, n: int, seed: int) -> dict[str, Tensor]:
+        """Fixed inputs for the sample grids (same for the whole run)."""
+        raise NotImplementedError
+
+    def preview(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+        """Images [N, C, H, W] in [-1, 1] for the sample grid."""
+        raise NotImplementedError
+
+
+OBJECTIVES: Registry[type[Objective]] = Registry("objective", Objective)
+
+
+@OBJECTIVES.register("image-gan")
+class ImageGANObjective(Objective):
+    """Full-image GAN, unconditional or class-conditional (generator(z, labels) -> images)."""
+
+    phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",)))
+
+    def _fake(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
+        generator = self.networks["generator"]
+        real = batch["images"]
+        labels = batch["labels"] if _unwrap(generator).num_classes else None
+        z = torch.randn(real.shape[0], _unwrap(generator).z_dim, device=real.device)
+        return generator(z, labels), labels
+
+    def _critic(self, labels: Tensor | None) -> Critic:
+        discriminator = self.networks["discriminator"]
+        return lambda images: discriminator(images, labels)
+
+    def loss(self, phase: str, batch: Batch) -> tuple[Tensor, Logs]:
+        if phase == "D":
+            with torch.no_grad():
+                fake, labels = self._fake(batch)
+            loss, logs = self.adversarial.discriminator_loss(self._critic(labels), batch["images"], fake)
+            return loss, {"loss_d": loss.item(), **logs}
+        fake, labels = self._fake(batch)
+        loss = self.adversarial.generator_loss(self._critic(labels)(fake))
+        return loss, {"loss_g": loss.item()}
+
+    def preview_inputs(self, batch: Batch, n: int, seed: int) -> dict[str, Tensor]:
+        generator = _unwrap(self.networks["generator"])
+        rng = torch.Generator().manual_seed(seed)
+        inputs = {"z": torch.randn(n, generator.z_dim, generator=rng)}
+        if generator.num_classes:
+            # One class per row of the grid, so each row shows one garment type.
+            inputs["labels"] = torch.arange(n) * generator.num_classes // n
+        return inputs
+
+    def preview(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+        return generator(inputs["z"], inputs.get("labels"))
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    """The model behind DistributedDataParallel / compile wrappers."""
+    while hasattr(module, "module"):
+        module = module.module
+    return getattr(module, "_orig_mod", module)

@@ -1,0 +1,151 @@
+"""Training settings: one documented default, recipes and presets as small diffs over it.
+
+A config is resolved in this order, later wins:
+    TrainConfig defaults <- recipe <- preset <- recipe's own preset tweaks <- command-line overrides
+Unknown keys are an error at every stage.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from core.errors import UserError
+
+
+@dataclass
+class TrainConfig:
+    """Every training setting, with its default."""
+
+    recipe: str = ""  # the recipe this config was resolved from (for the record)
+    preset: str = ""
+    # what to train
+    model: str = "dcgan"  # a family in core.models.MODELS
+    model_config: dict = field(default_factory=dict)  # the family's config; size, channels, classes come from the data
+    dataset: str = "fashion-mnist"  # a name in core.data.DATASETS
+    split: str = "train"
+    image_size: int = 28
+    channels: int = 0  # 0 = the dataset's own
+    conditional: bool = True  # condition on the dataset's class labels
+    hflip: bool = False  # random horizontal flips of real images
+    loss: str = "nonsaturating"  # a name in core.losses.ADVERSARIAL_LOSSES
+    loss_options: dict = field(default_factory=dict)  # e.g. {"gp_weight": 10.0} for wgan-gp
+    # optimisation
+    batch_size: int = 64  # per device
+    lr: dict = field(default_factory=lambda: {"G": 2e-4, "D": 2e-4})  # per objective phase
+    betas: tuple = (0.5, 0.999)
+    ema_decay: float = 0.999
+    mixed_precision: str = "auto"  # auto | no | bf16 | fp16 ("auto": bf16 on GPUs that support it)
+    seed: int = 0
+    # budget: stop at `steps` or after `minutes`, whichever comes first
+    steps: int = 2000
+    minutes: float = 0.0  # 0 = no time limit
+    # bookkeeping
+    log_every: int = 25
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    preview_count: int = 100  # images in each sample grid
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # seconds: the test suite's end-to-end run
+    "smoke": {
+        "steps": 4,
+        "batch_size": 8,
+        "log_every": 1,
+        "sample_every": 2,
+        "checkpoint_every": 2,
+        "preview_count": 20,
+        "model_config": {"width": 8},
+    },
+    # minutes on 2 CPU cores
+    "quick": {"steps": 3000, "log_every": 25, "sample_every": 500, "checkpoint_every": 250},
+    # a GPU
+    "full": {"steps": 30000, "batch_size": 128, "sample_every": 2000, "checkpoint_every": 1000, "log_every": 100},
+}
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "dcgan-fashion-mnist": {
+        "model": "dcgan",
+        "dataset": "fashion-mnist",
+        "image_size": 28,
+        "model_config": {"z_dim": 64, "width": 64},
+        "presets": {"quick": {"steps": 5000}},
+    },
+    "dcgan-clothing-64": {
+        "model": "dcgan",
+        "dataset": "clothing",
+        "image_size": 64,
+        "hflip": True,
+        "model_config": {"z_dim": 128, "width": 32},
+        "loss": "hinge",
+        "lr": {"G": 2e-4, "D": 2e-4},
+        # per-preset tweaks: 64 px RGB is slower per step than 28 px grayscale
+        "presets": {"smoke": {"split": "validation"}, "quick": {"steps": 6000, "checkpoint_every": 200}},
+    },
+}
+
+
+def resolve_config(recipe: str, preset: str = "quick", overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The TrainConfig for `recipe` under `preset`, with `overrides` applied last."""
+    if recipe not in RECIPES:
+        raise UserError(f"unknown recipe {recipe!r}; known: {', '.join(sorted(RECIPES))}")
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    recipe_diff = copy.deepcopy(RECIPES[recipe])
+    preset_tweaks = recipe_diff.pop("presets", {}).get(preset, {})
+    values: dict[str, Any] = TrainConfig().to_dict()
+    for diff in (recipe_diff, PRESETS[preset], preset_tweaks, overrides or {}):
+        values = merge(values, diff)
+    values.update(recipe=recipe, preset=preset)
+    return TrainConfig(**values)
+
+
+def merge(values: dict[str, Any], diff: dict[str, Any]) -> dict[str, Any]:
+    """`values` updated with `diff`; dict-valued settings merge key by key; unknown keys are refused."""
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(diff) - known)
+    if unknown:
+        raise UserError(f"unknown training setting(s) {unknown}; known: {sorted(known)}")
+    merged = copy.deepcopy(values)
+    for key, value in diff.items():
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`["steps=100", "lr.G=1e-4", "hflip=true"]` -> a nested diff; values parsed as JSON when they can be."""
+    diff: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"override {pair!r} must look like key=value")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        *parents, leaf = key.split(".")
+        node = diff
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return diff
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    """Rebuild a TrainConfig saved as JSON (a run's config.json)."""
+    return TrainConfig(**merge(TrainConfig().to_dict(), values))

@@ -1,0 +1,398 @@
+"""The one trainer: any registered family, any adversarial loss, on `accelerate`.
+
+It knows phases and optimizers, never loss internals: each iteration calls
+`objective.loss(phase, batch)` for the objective's phases in order and steps
+that phase's optimizer. Runs on CPU, one GPU, or several GPUs under
+`accelerate launch`; bf16/fp16 mixed precision where the device supports it.
+
+A run folder holds:
+    config.json        the resolved TrainConfig (+ the model config)
+    command.txt        the exact command that started the run
+    metrics.csv        averaged losses every `log_every` steps
+    samples/           grids from the EMA generator with fixed noise
+    checkpoints/last/  full state: networks, EMA, optimizers, step, RNG
+    generator/         the final EMA generator (config.json + model.safetensors)
+    summary.json       what was trained on what, for how long, how fast
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from accelerate import Accelerator, DistributedDataParallelKwargs
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+
+from core.data import ImageData, load_dataset
+from core.errors import UserError
+from core.hub import save_generator
+from core.images import make_grid, save_png, to_uint8
+from core.losses import ADVERSARIAL_LOSSES, OBJECTIVES, Objective
+from core.models import MODELS
+from core.train.checkpoint import load_state, save_state
+from core.train.config import TrainConfig
+from core.train.ema import EMA
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C or SIGTERM: the state was saved and the run can be resumed."""
+
+    def __init__(self, run_dir: Path, step: int):
+        super().__init__(f"interrupted at step {step}; state saved in {run_dir} (resume with: python -m core train --resume {run_dir})")
+        self.run_dir, self.step = run_dir, step
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    seconds: float
+    images_per_s: float
+
+
+class BatchStream:
+    """Deterministic batches by step: a fixed permutation per epoch, a shard per process.
+
+    Because the batch depends only on (seed, step, rank), resuming at step k
+    reproduces exactly the batches an uninterrupted run would have seen.
+    """
+
+    def __init__(self, data: ImageData, batch_size: int, seed: int, rank: int = 0, world: int = 1, hflip: bool = False):
+        if len(data) < batch_size * world:
+            raise UserError(f"batch size {batch_size} x {world} process(es) is larger than the dataset ({len(data)} images)")
+        self.data, self.batch_size, self.seed, self.rank, self.world, self.hflip = data, batch_size, seed, rank, world, hflip
+        self.batches_per_epoch = len(data) // (batch_size * world)
+        self._epoch, self._order = -1, torch.empty(0)
+
+    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """float images [B, C, H, W] in [-1, 1] and labels [B] for iteration `step`."""
+        epoch, position = divmod(step, self.batches_per_epoch)
+        if epoch != self._epoch:
+            rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._order = epoch, torch.randperm(len(self.data), generator=rng)
+        start = (position * self.world + self.rank) * self.batch_size
+        images, labels = self.data.batch(self._order[start : start + self.batch_size])
+        if self.hflip:
+            rng = torch.Generator().manual_seed(hash((self.seed, step, self.rank)) % 2**62)
+            flip = torch.rand(images.shape[0], generator=rng) < 0.5
+            images[flip] = images[flip].flip(-1)
+        return images, labels
+
+
+def resolve_precision(requested: str) -> str:
+    if requested not in ("auto", "no", "bf16", "fp16"):
+        raise UserError(f"mixed_precision must be auto, no, bf16 or fp16, not {requested!r}")
+    if requested == "fp16" and not torch.cuda.is_available():
+        raise UserError("fp16 mixed precision needs a GPU; use bf16 or no on CPU")
+    if requested != "auto":
+        return requested
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, run_dir: str | Path, command: str = "", progress: bool = True):
+        self.config, self.run_dir, self.progress = config, Path(run_dir), progress
+        self.accelerator = Accelerator(
+            mixed_precision=resolve_precision(config.mixed_precision),
+            # D is not stepped in the G phase; DDP must tolerate parameters without gradients.
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        )
+        set_seed(config.seed, device_specific=True)
+        acc = self.accelerator
+
+        self.data = load_dataset(
+            config.dataset, config.split, image_size=config.image_size, channels=config.channels or None
+        )
+        acc.print(f"data: {self.data.describe()}; device: {device_name(acc.device)}")
+        self.family = MODELS.get(config.model)
+        self.model_config = self.family.make_config(
+            **{
+                "image_size": self.data.image_size,
+                "channels": self.data.channels,
+                "num_classes": self.data.num_classes if config.conditional else 0,
+                "class_names": list(self.data.class_names) if config.conditional else [],
+                **config.model_config,
+            }
+        )
+        networks = self.family.build(self.model_config)
+        self.ema = EMA(networks["generator"], config.ema_decay)
+        self.ema.shadow.to(acc.device)
+
+        objective_class = OBJECTIVES.get(self.family.objective)
+        self.optimizers = {}
+        for phase in objective_class.phases:
+            if phase.name not in config.lr:
+                raise UserError(f"lr has no entry for phase {phase.name!r} (lr = {config.lr})")
+            params = [p for name in phase.trains for p in networks[name].parameters()]
+            self.optimizers[phase.name] = torch.optim.Adam(params, lr=config.lr[phase.name], betas=config.betas)
+
+        names, phases = list(networks), list(self.optimizers)
+        prepared = acc.prepare(*networks.values(), *self.optimizers.values())
+        self.networks = dict(zip(names, prepared[: len(names)]))
+        self.optimizers = dict(zip(phases, prepared[len(names) :]))
+        try:
+            adversarial = ADVERSARIAL_LOSSES.get(config.loss)(**config.loss_options)
+        except TypeError as err:
+            raise UserError(f"invalid loss_options for {config.loss}: {err}") from None
+        self.objective: Objective = objective_class(self.networks, adversarial)
+        self.stream = BatchStream(
+            self.data, config.batch_size, config.seed, acc.process_index, acc.num_processes, config.hflip
+        )
+        self.step = 0
+        if acc.is_main_process:
+            self._write_run_files(command)
+        self._resume()
+        first_images, first_labels = self.stream(0)
+        self.preview_inputs = self.objective.preview_inputs(
+            {"images": first_images, "labels": first_labels}, config.preview_count, config.seed
+        )
+
+    # ------------------------------------------------------------------ run folder
+
+    def _write_run_files(self, command: str) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        record = {**self.config.to_dict(), "resolved_model_config": self.model_config.__dict__}
+        (self.run_dir / "config.json").write_text(json.dumps(record, indent=2))
+        if command:
+            with open(self.run_dir / "command.txt", "a") as f:
+                f.write(command + "\n")
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints" / "last"
+
+    def state_dict(self) -> dict[str, Any]:
+        acc = self.accelerator
+        state = {
+            "step": self.step,
+            "networks": {name: acc.unwrap_model(net).state_dict() for name, net in self.networks.items()},
+            "ema": self.ema.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "rng": rng_state(),
+        }
+        if acc.scaler is not None:
+            state["scaler"] = acc.scaler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        acc = self.accelerator
+        for name, net in self.networks.items():
+            acc.unwrap_model(net).load_state_dict(state["networks"][name], strict=True)
+        self.ema.load_state_dict(state["ema"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        if acc.scaler is not None and "scaler" in state:
+            acc.scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        self.step = int(state["step"])
+
+    def save_checkpoint(self) -> None:
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            save_state(self.state_dict(), self.checkpoint_dir)
+
+    def _resume(self) -> None:
+        state = load_state(self.checkpoint_dir)
+        if state is None:
+            return
+        self.load_state_dict(state)
+        if self.accelerator.num_processes > 1:
+            # RNG streams are per process; re-derive them rather than share rank 0's.
+            set_seed(self.config.seed + self.step, device_specific=True)
+        _truncate_metrics(self.run_dir / "metrics.csv", self.step)
+        self.accelerator.print(f"resumed {self.run_dir} at step {self.step}")
+
+    # ------------------------------------------------------------------ loop
+
+    def fit(self) -> TrainResult:
+        config, acc = self.config, self.accelerator
+        start_step, started = self.step, time.monotonic()
+        deadline = started + config.minutes * 60 if config.minutes > 0 else float("inf")
+        running: dict[str, list[float]] = {}
+        bar = tqdm(
+            total=config.steps, initial=self.step, desc=f"train {config.recipe or config.model}",
+            disable=not (self.progress and acc.is_main_process), dynamic_ncols=True,
+        )
+        try:
+            with _sigterm_as_interrupt():
+                while self.step < config.steps and time.monotonic() < deadline:
+                    logs = self._train_step()
+                    self.step += 1
+                    bar.update(1)
+                    for key, value in logs.items():
+                        running.setdefault(key, []).append(value)
+                    if self.step % config.log_every == 0:
+                        averaged = {k: sum(v) / len(v) for k, v in running.items()}
+                        bar.set_postfix({k: f"{v:.3f}" for k, v in averaged.items() if k.startswith("loss")})
+                        self._log(averaged, time.monotonic() - started, self.step - start_step)
+                        running.clear()
+                    if self.step % config.sample_every == 0:
+                        self.save_samples()
+                    if self.step % config.checkpoint_every == 0:
+                        self.save_checkpoint()
+        except KeyboardInterrupt:
+            bar.close()
+            self.save_checkpoint()
+            raise TrainingInterrupted(self.run_dir, self.step) from None
+        bar.close()
+        seconds = time.monotonic() - started
+        self.save_checkpoint()
+        self.save_samples()
+        images_per_s = (self.step - start_step) * config.batch_size * acc.num_processes / max(seconds, 1e-9)
+        if acc.is_main_process:
+            self.export_generator(self.run_dir / "generator")
+            self._write_summary(seconds, images_per_s)
+        return TrainResult(self.run_dir, self.step, seconds, images_per_s)
+
+    def _train_step(self) -> dict[str, float]:
+        acc = self.accelerator
+        self.objective.set_step(self.step)
+        images, labels = self.stream(self.step)
+        batch = {"images": images.to(acc.device), "labels": labels.to(acc.device)}
+        logs: dict[str, float] = {}
+        for phase in self.objective.phases:
+            # Only the networks this phase trains need gradients: saves the backward through the others.
+            for name, net in self.networks.items():
+                net.requires_grad_(name in phase.trains)
+            optimizer = self.optimizers[phase.name]
+            optimizer.zero_grad(set_to_none=True)
+            loss, phase_logs = self.objective.loss(phase.name, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{phase.name} loss is {loss.item()} at step {self.step}; try a lower lr")
+            acc.backward(loss)
+            optimizer.step()
+            logs.update(phase_logs)
+        self.ema.update(acc.unwrap_model(self.networks["generator"]), self.step)
+        return logs
+
+    @torch.no_grad()
+    def save_samples(self) -> Path | None:
+        if not self.accelerator.is_main_process:
+            return None
+        inputs = {k: v.to(self.accelerator.device) for k, v in self.preview_inputs.items()}
+        images = to_uint8(self.objective.preview(self.ema.shadow, inputs))
+        nrow = 10 if len(images) % 10 == 0 else None
+        scale = max(1, 256 // images.shape[1] // 2)
+        return save_png(make_grid(images, nrow=nrow), self.run_dir / "samples" / f"step_{self.step:06d}.png", scale)
+
+    def export_generator(self, folder: Path) -> None:
+        """The EMA generator in Hub format: config.json + model.safetensors."""
+        save_generator(self.ema.shadow, folder)
+
+    def _log(self, values: dict[str, float], elapsed: float, steps_done: int) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        row = {"step": self.step, "elapsed_s": round(elapsed, 2), **{k: round(v, 5) for k, v in values.items()}}
+        path = self.run_dir / "metrics.csv"
+        new = not path.exists() or path.stat().st_size == 0
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row), extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def _write_summary(self, seconds: float, images_per_s: float) -> None:
+        summary_path = self.run_dir / "summary.json"
+        previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+        summary = {
+            "recipe": self.config.recipe,
+            "preset": self.config.preset,
+            "steps": self.step,
+            "batch_size": self.config.batch_size * self.accelerator.num_processes,
+            # wall-clock training time summed over every (resumed) session of this run
+            "train_seconds": round(previous.get("train_seconds", 0.0) + seconds, 1),
+            "images_per_s_last_session": round(images_per_s, 1),
+            "device": device_name(self.accelerator.device),
+            "mixed_precision": self.accelerator.mixed_precision,
+            "data": self.data.describe(),
+            "dataset": self.config.dataset,
+            "split": self.config.split,
+            "num_images": len(self.data),
+            "torch": torch.__version__,
+            "final_losses": _last_metrics(self.run_dir / "metrics.csv"),
+        }
+        summary_path.write_text(json.dumps(summary, indent=2))
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if torch.cuda.is_available() and state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (a killed job, a pre-empted machine) like Ctrl-C, so state is saved."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop log rows written after the checkpoint we resume from, so steps never repeat."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
+def _last_metrics(path: Path) -> dict[str, float]:
+    if not path.exists():
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: float(v) for k, v in rows[-1].items() if k.startswith("loss")} if rows else {}
+
+
+def train(config: TrainConfig, run_dir: str | Path, command: str = "", progress: bool = True) -> TrainResult:
+    """Train (or resume) the run in `run_dir`."""
+    return Trainer(config, run_dir, command=command, progress=progress).fit()
+

@@ -1,0 +1,49 @@
+"""Shared pytest fixtures, one section per area."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- data fixtures ---
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The shared real data: `$DATA_ROOT`, default ../shared/data, relative to the project root."""
+    return (PROJECT_ROOT / os.environ.get("DATA_ROOT", "../shared/data")).resolve()
+
+
+@pytest.fixture
+def fgl_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private, empty dataset cache, so tests never read or fill the project's cache."""
+    cache = tmp_path / "fgl-cache"
+    monkeypatch.setenv("FGL_CACHE", str(cache))
+    return cache
+
+
+# --- model and training fixtures ---
+
+
+@pytest.fixture
+def real_data_env(data_root: Path, monkeypatch: pytest.MonkeyPatch, fgl_cache: Path) -> Path:
+    """Point DATA_ROOT at the shared real data (absolute, so tests may chdir) with a private cache."""
+    monkeypatch.setenv("DATA_ROOT", str(data_root))
+    return data_root
+
+
+@pytest.fixture
+def tiny_generator_dir(tmp_path: Path) -> Path:
+    """A tiny class-conditional DCGAN exported in Hub format (random weights)."""
+    from core.hub import save_generator
+    from core.models import DCGANConfig, DCGANGenerator
+
+    torch.manual_seed(0)
+    config = DCGANConfig(image_size=28, channels=1, z_dim=8, num_classes=3, width=8, class_names=["Shirt", "Bag", "Boot"])
+    return save_generator(DCGANGenerator(config), tmp_path / "dcgan-tiny")

@@ -1,0 +1,154 @@
+"""`python -m apps.build_spaces`: a self-contained Space folder that runs as is."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from apps import build_spaces
+from core import demo as lab
+from core.hub import save_generator
+from core.models import DCGANConfig, DCGANGenerator
+
+SPACE = build_spaces.APPS_DIR / "dcgan"
+
+
+@pytest.fixture(scope="module")
+def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny untrained stand-ins for every model the dcgan Space ships, under their real names."""
+    root = tmp_path_factory.mktemp("pretrained")
+    shapes = {"dcgan-fashion-mnist": (28, 1), "dcgan-clothing-64": (64, 3)}
+    for name in build_spaces.shipped_models(SPACE):
+        size, channels = shapes.get(name, (32, 3))
+        config = DCGANConfig(
+            image_size=size, channels=channels, z_dim=8, num_classes=2, width=8, class_names=["top", "shoe"]
+        )
+        save_generator(DCGANGenerator(config), root / name)
+    return root
+
+
+def front_matter(readme: Path) -> list[str]:
+    """The lines between the README's leading '---' lines."""
+    text = readme.read_text()
+    assert text.startswith("---\n")
+    return text[4 : text.index("\n---\n", 3)].splitlines()
+
+
+def test_space_config_lists_models() -> None:
+    assert SPACE in build_spaces.find_spaces()
+    assert build_spaces.shipped_models(SPACE) == ["dcgan-fashion-mnist", "dcgan-clothing-64"]
+
+
+def test_build_layout(models_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert build_spaces.main(["--out", str(tmp_path), "--models-root", str(models_root)]) == 0
+    out = tmp_path / "dcgan"
+    assert f"built {out}" in capsys.readouterr().out
+    for file in (
+        "app.py",
+        "README.md",
+        "requirements.txt",
+        "core/inference.py",
+        "core/demo.py",
+        "core/models/dcgan.py",
+    ):
+        assert (out / file).is_file(), file
+    for name in ("dcgan-fashion-mnist", "dcgan-clothing-64"):
+        assert (out / "pretrained" / name / "model.safetensors").is_file()
+        assert json.loads((out / "pretrained" / name / "config.json").read_text())["family"] == "dcgan"
+    meta = front_matter(out / "README.md")
+    assert "sdk: gradio" in meta and "app_file: app.py" in meta and "sdk_version: 6.31.0" in meta
+    assert "gradio==6.31.0" in (out / "requirements.txt").read_text().splitlines()
+    # repo-only files stay behind
+    assert (
+        not list(out.rglob("__pycache__")) and not (out / "__init__.py").exists() and not (out / "space.toml").exists()
+    )
+    assert not (out / "model_source.txt").exists()
+
+
+def test_built_space_runs_on_its_own(models_root: Path, tmp_path: Path) -> None:
+    build_spaces.main(["--out", str(tmp_path), "--models-root", str(models_root)])
+    out = tmp_path / "dcgan"
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MODEL_SOURCE")}
+    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(tmp_path / "gradio"))
+    # app.demo(...) runs the generate event through Gradio's pre/postprocessing, as a click would
+    script = (
+        "import json, core, app\n"
+        "from PIL import Image\n"
+        "from core.demo import available_models\n"
+        "from core.paths import PRETRAINED_DIR\n"
+        "path = app.demo('dcgan-fashion-mnist', 'shoe', 0, 4, api_name='generate')\n"
+        "print(json.dumps({'core': core.__file__, 'pretrained': str(PRETRAINED_DIR),"
+        " 'models': sorted(available_models()), 'size': Image.open(path).size}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=out, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Path(result["core"]).resolve() == (out / "core" / "__init__.py").resolve()
+    assert Path(result["pretrained"]).resolve() == (out / "pretrained").resolve()
+    assert result["models"] == ["dcgan-clothing-64", "dcgan-fashion-mnist"]
+    assert result["size"] == [(2 * 30 + 2) * 4, (2 * 30 + 2) * 4]  # 4 images of 28 px, 2 per row, shown 4x
+
+
+def test_hub_models_ship_no_weights(tmp_path: Path) -> None:
+    assert (
+        build_spaces.main(["--out", str(tmp_path), "--hub-models", "you/dcgan-fashion-mnist, you/dcgan-clothing-64"])
+        == 0
+    )
+    out = tmp_path / "dcgan"
+    assert not (out / "pretrained").exists()
+    meta = front_matter(out / "README.md")
+    assert "sdk: gradio" in meta
+    assert meta[meta.index("models:") + 1 : meta.index("models:") + 3] == [
+        "  - you/dcgan-fashion-mnist",
+        "  - you/dcgan-clothing-64",
+    ]
+    assert "preload_from_hub:" in meta
+    assert "MODEL_SOURCE=you/dcgan-fashion-mnist,you/dcgan-clothing-64" in (out / "README.md").read_text()
+    found = lab.available_models({}, source_file=out / "model_source.txt")
+    assert found == {
+        "you/dcgan-fashion-mnist": "you/dcgan-fashion-mnist",
+        "you/dcgan-clothing-64": "you/dcgan-clothing-64",
+    }
+
+
+@pytest.mark.parametrize("spec", ["not-a-repo-id", "you/a,bad/id/x", " , "])
+def test_bad_hub_models(spec: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert build_spaces.main(["--out", str(tmp_path), "--hub-models", spec]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --hub-models") and err.count("\n") == 1
+    assert not (tmp_path / "dcgan").exists()
+
+
+def test_missing_model_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    partial = tmp_path / "pretrained"
+    save_generator(DCGANGenerator(DCGANConfig(z_dim=8, width=8)), partial / "dcgan-fashion-mnist")
+    assert build_spaces.main(["--out", str(tmp_path / "dist"), "--models-root", str(partial)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: Space 'dcgan' ships model 'dcgan-clothing-64'")
+    assert str(partial / "dcgan-clothing-64") in err
+    assert not (tmp_path / "dist" / "dcgan").exists()
+
+
+def test_cli_entry_point(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "apps.build_spaces", "--out", str(tmp_path), "--models-root", str(tmp_path / "none")],
+        cwd=build_spaces.PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(build_spaces.PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.startswith("error: Space 'dcgan' ships model 'dcgan-fashion-mnist'")
+        and done.stderr.count("\n") == 1
+    )

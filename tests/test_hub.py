@@ -1,0 +1,64 @@
+"""Export (run folder -> pretrained/<name> with a model card) and push."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import UserError
+from core.hub import export_run, push, read_config
+from core.inference import GeneratorPipeline
+from core.train import resolve_config, train
+
+
+def test_export_writes_a_loadable_model_with_an_honest_card(real_data_env, tmp_path) -> None:
+    run = tmp_path / "run"
+    command = "python -m core train --recipe dcgan-fashion-mnist --preset smoke --run-dir run"
+    train(resolve_config("dcgan-fashion-mnist", "smoke"), run, command=command, progress=False)
+    out = export_run(run, "dcgan-test", out_root=tmp_path / "pretrained")
+
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md", "config.json", "model.safetensors", "samples.png", "training.json"
+    ]
+    assert read_config(out)["family"] == "dcgan"
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: fashion-gan-lab")
+    assert command in card  # the exact training command
+    assert "8,226 of 60,000 images (a subset)" in card  # the data, honestly
+    assert "4 steps of batch 8" in card
+    assert "![samples" in card
+    pipe = GeneratorPipeline.from_pretrained(out, device="cpu")
+    assert pipe.sample(2, labels="Sneaker").shape == (2, 28, 28, 1)
+
+
+def test_export_refuses_an_unfinished_run(tmp_path) -> None:
+    with pytest.raises(UserError, match="no finished generator"):
+        export_run(tmp_path, "x", out_root=tmp_path / "out")
+
+
+def test_push_offline_fails_clearly_and_uploads_nothing(tiny_generator_dir, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match="HF_HUB_OFFLINE=1"):
+        push(tiny_generator_dir, "someone/dcgan-tiny")
+    with pytest.raises(UserError, match="must look like"):
+        push(tiny_generator_dir, "no-namespace")
+
+
+def test_push_without_network_is_one_clear_error(tiny_generator_dir, monkeypatch) -> None:
+    import huggingface_hub
+
+    def no_network(*args, **kwargs):
+        raise ConnectionError("Failed to resolve 'huggingface.co'")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", no_network)
+    with pytest.raises(UserError, match="could not push .* ConnectionError"):
+        push(tiny_generator_dir, "someone/dcgan-tiny")
+
+
+def test_space_sdk_comes_from_the_front_matter(tmp_path) -> None:
+    from core.hub import space_sdk
+
+    (tmp_path / "README.md").write_text("---\ntitle: demo\nsdk: gradio\napp_file: app.py\n---\n# demo\n")
+    assert space_sdk(tmp_path) == "gradio"
+    with pytest.raises(UserError, match="not a Space"):
+        space_sdk(tmp_path / "missing")

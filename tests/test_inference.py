@@ -1,0 +1,79 @@
+"""The shared inference API: loading, determinism, labels, interpolation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import UserError
+from core.inference import GeneratorPipeline, list_models, resolve_source, slerp
+
+
+def test_sample_is_uint8_and_deterministic_for_a_seed(tiny_generator_dir) -> None:
+    pipe = GeneratorPipeline.from_pretrained(tiny_generator_dir, device="cpu")
+    images = pipe.sample(6, seed=3)
+    assert images.shape == (6, 28, 28, 1) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images, GeneratorPipeline.from_pretrained(tiny_generator_dir, device="cpu").sample(6, seed=3))
+    assert not np.array_equal(images, pipe.sample(6, seed=4))
+
+
+def test_seeding_leaves_the_global_rng_alone(tiny_generator_dir) -> None:
+    pipe = GeneratorPipeline.from_pretrained(tiny_generator_dir, device="cpu")
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    pipe.sample(2, seed=0)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_labels_by_id_name_or_list(tiny_generator_dir) -> None:
+    pipe = GeneratorPipeline.from_pretrained(tiny_generator_dir, device="cpu")
+    assert pipe.class_names == ["Shirt", "Bag", "Boot"]
+    assert pipe.labels("boot", 2).tolist() == [2, 2]
+    assert pipe.labels([0, "Bag", "2"], 3).tolist() == [0, 1, 2]
+    assert pipe.labels(None, 5).tolist() == [0, 1, 2, 0, 1]
+    by_name, by_id = pipe.sample(4, seed=1, labels="Bag"), pipe.sample(4, seed=1, labels=1)
+    np.testing.assert_array_equal(by_name, by_id)
+    with pytest.raises(UserError, match="unknown class 'Hat'; known: Shirt, Bag, Boot"):
+        pipe.sample(1, labels="Hat")
+    with pytest.raises(UserError, match="out of range"):
+        pipe.sample(1, labels=7)
+    with pytest.raises(UserError, match="2 labels for 3 images"):
+        pipe.sample(3, labels=[0, 1])
+    with pytest.raises(UserError, match="at least 1"):
+        pipe.sample(0)
+
+
+def test_interpolation_starts_and_ends_at_the_seeds(tiny_generator_dir) -> None:
+    pipe = GeneratorPipeline.from_pretrained(tiny_generator_dir, device="cpu")
+    strip = pipe.interpolate(1, 2, steps=5, label="Shirt")
+    assert strip.shape == (5, 28, 28, 1)
+    np.testing.assert_array_equal(strip[0], pipe.sample(1, seed=1, labels="Shirt")[0])
+    np.testing.assert_array_equal(strip[-1], pipe.sample(1, seed=2, labels="Shirt")[0])
+
+
+def test_slerp_keeps_the_norm_of_equal_norm_vectors() -> None:
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    path = slerp(a, b, torch.linspace(0, 1, 7))
+    torch.testing.assert_close(path.norm(dim=1), torch.ones(7))
+    torch.testing.assert_close(path[3], torch.tensor([2**-0.5, 2**-0.5]))
+
+
+def test_unknown_sources_fail_with_one_line(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match="not found"):
+        resolve_source(tmp_path / "missing.folder")
+    with pytest.raises(UserError, match="could not load 'someone/some-model'"):
+        GeneratorPipeline.from_pretrained("someone/some-model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="has no config.json"):
+        GeneratorPipeline.from_pretrained(tmp_path / "empty")
+
+
+def test_list_models_filters_by_family(tiny_generator_dir) -> None:
+    root = tiny_generator_dir.parent
+    (root / "not-a-model").mkdir()
+    assert list_models(root) == ["dcgan-tiny"]
+    assert list_models(root, family="dcgan") == ["dcgan-tiny"]
+    assert list_models(root, family="cocogan") == []

@@ -1,0 +1,109 @@
+"""The throughput benchmark on a tiny exported model and the real Fashion-MNIST subset."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision.datasets import FashionMNIST
+
+from benchmarks.results import device_label, read_rows
+from benchmarks.throughput import GEN_METRICS, TRAIN_METRICS, Scenario, main, run
+from core.hub import save_generator
+from core.models import DCGANConfig, DCGANGenerator
+from core.train.config import resolve_config
+
+ALL_METRICS = {metric for metric, _ in TRAIN_METRICS + GEN_METRICS}
+
+
+def export_tiny(folder: Path, train_overrides: dict | None = None) -> Path:
+    """A tiny DCGAN in Hub format, plus the training.json an export writes (the smoke recipe)."""
+    torch.manual_seed(0)
+    names = list(FashionMNIST.classes)
+    config = DCGANConfig(image_size=28, channels=1, z_dim=8, num_classes=10, width=8, class_names=names)
+    save_generator(DCGANGenerator(config), folder)
+    overrides = {"steps": 2, "model_config": {"z_dim": 8}, **(train_overrides or {})}
+    train = resolve_config("dcgan-fashion-mnist", "smoke", overrides)
+    record = {"summary": {"recipe": train.recipe, "preset": train.preset}, "config": train.to_dict()}
+    (folder / "training.json").write_text(json.dumps(record))
+    return folder
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path, real_data_env: Path) -> Path:
+    return export_tiny(tmp_path / "dcgan-tiny")
+
+
+@pytest.fixture
+def broken_model(tmp_path: Path) -> Path:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"family": "dcgan", "z_dim": 8}')  # no weights, no training.json
+    return folder
+
+
+def quick(model: Path, **changes) -> Scenario:
+    return Scenario(str(model), **{"device": "cpu", "steps": 2, "warmup": 1, "repeats": 3, **changes})
+
+
+def test_run_measures_every_metric(tiny_model: Path) -> None:
+    rows = run(quick(tiny_model))
+    assert {row.metric for row in rows} == ALL_METRICS and len(rows) == len(ALL_METRICS)
+    for row in rows:
+        assert row.error is None and math.isfinite(row.value) and row.value > 0, row
+        assert (row.benchmark, row.model, row.dataset) == ("throughput", "dcgan-tiny", "fashion-mnist")
+        assert row.device == device_label("cpu")
+    by_metric = {row.metric: row for row in rows}
+    train = by_metric["train_images_per_s"]
+    assert train.params["batch_size"] == 8 and train.params["steps"] == 2 and train.params["precision"] == "no"
+    assert train.data == "Fashion-MNIST, train split, 8,226 of 60,000 images (a subset)"
+    assert by_metric["latency_ms_batch64_p90"].value >= by_metric["latency_ms_batch64_median"].value
+    assert by_metric["latency_ms_batch1_median"].params == {
+        "batch_size": 1, "repeats": 3, "warmup": 1, "precision": "float32", "statistic": "median"
+    }
+
+
+def test_a_broken_model_gives_error_rows(broken_model: Path) -> None:
+    rows = run(quick(broken_model))
+    assert {row.metric for row in rows} == ALL_METRICS
+    assert all(row.value is None and row.error for row in rows)
+    assert "no training.json" in rows[0].error
+
+
+def test_a_training_setup_for_another_generator_is_refused(tmp_path: Path, real_data_env: Path) -> None:
+    model = export_tiny(tmp_path / "mismatch", {"model_config": {"z_dim": 64}})
+    rows = {row.metric: row for row in run(quick(model))}
+    assert rows["train_images_per_s"].value is None and "differs" in rows["train_images_per_s"].error
+    assert "['z_dim']" in rows["train_images_per_s"].error
+    assert all(rows[metric].value > 0 for metric, _ in GEN_METRICS)  # generation is still measured
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_without_a_gpu_is_an_error_row(tiny_model: Path) -> None:
+    rows = run(quick(tiny_model, device="cuda"))
+    assert all(row.value is None and "CUDA is not available" in row.error for row in rows)
+
+
+def test_scenario_refuses_bad_settings(tiny_model: Path) -> None:
+    with pytest.raises(ValueError, match="device"):
+        quick(tiny_model, device="tpu")
+    with pytest.raises(ValueError, match="steps >= 1"):
+        quick(tiny_model, steps=0)
+
+
+def test_cli_appends_rows_prints_a_table_and_fails_on_errors(
+    tiny_model: Path, broken_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results" / "throughput.jsonl"
+    common = ["--device", "cpu", "--steps", "1", "--warmup", "0", "--repeats", "2", "--out", str(out)]
+    assert main(["--models", str(tiny_model), *common]) == 0
+    assert main(["--models", str(tiny_model), str(broken_model), *common]) == 1
+    rows = read_rows(out)
+    assert len(rows) == 3 * len(ALL_METRICS)
+    assert [row["model"] for row in rows].count("broken") == len(ALL_METRICS)
+    table = capsys.readouterr().out
+    assert "train img/s" in table and "dcgan-tiny" in table
+    assert "error: broken on cpu" in table

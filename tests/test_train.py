@@ -1,0 +1,131 @@
+"""The trainer end to end on the real Fashion-MNIST subset: artefacts, resume, interruption."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.errors import UserError
+from core.train import Trainer, TrainingInterrupted, resolve_config, train
+from core.train.checkpoint import flatten, load_state, save_state, unflatten
+from core.train.config import parse_overrides
+
+
+def smoke_config(**overrides):
+    return resolve_config("dcgan-fashion-mnist", "smoke", overrides)
+
+
+def metric_steps(run_dir: Path) -> list[int]:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return [int(row["step"]) for row in csv.DictReader(f)]
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    skeleton_a, tensors_a = flatten(a)
+    skeleton_b, tensors_b = flatten(b)
+    assert skeleton_a == skeleton_b
+    for key in tensors_a:
+        assert torch.equal(tensors_a[key], tensors_b[key]), key
+
+
+def test_smoke_run_writes_every_artefact(real_data_env, tmp_path) -> None:
+    run = tmp_path / "run"
+    result = train(smoke_config(), run, command="python -m core train --recipe dcgan-fashion-mnist --preset smoke", progress=False)
+    assert result.step == 4 and result.images_per_s > 0
+    for path in ("config.json", "command.txt", "metrics.csv", "summary.json", "checkpoints/last/state.safetensors",
+                 "generator/config.json", "generator/model.safetensors", "samples/step_000002.png", "samples/step_000004.png"):
+        assert (run / path).is_file(), path
+    assert metric_steps(run) == [1, 2, 3, 4]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["num_images"] == 8226 and "8,226 of 60,000" in summary["data"]
+    assert set(summary["final_losses"]) == {"loss_d", "loss_g"}
+    assert load_state(run / "checkpoints" / "last")["step"] == 4
+
+
+def test_interrupted_run_resumes_to_the_identical_state(real_data_env, tmp_path, monkeypatch) -> None:
+    reference = tmp_path / "reference"
+    train(smoke_config(), reference, progress=False)
+
+    # Ctrl-C in the middle of step 4: step 3 is complete and must be saved.
+    interrupted = tmp_path / "interrupted"
+    original_step = Trainer._train_step
+
+    def interrupt_at_step_3(self):
+        if self.step == 3:
+            raise KeyboardInterrupt
+        return original_step(self)
+
+    monkeypatch.setattr(Trainer, "_train_step", interrupt_at_step_3)
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 3"):
+        train(smoke_config(), interrupted, progress=False)
+    assert load_state(interrupted / "checkpoints" / "last")["step"] == 3
+    monkeypatch.setattr(Trainer, "_train_step", original_step)
+
+    resumed = Trainer(smoke_config(), interrupted, progress=False)
+    assert resumed.step == 3
+    resumed.fit()
+    assert_same_state(
+        load_state(reference / "checkpoints" / "last"), load_state(interrupted / "checkpoints" / "last")
+    )
+    assert metric_steps(interrupted) == [1, 2, 3, 4]  # no step logged twice
+
+
+def test_extending_a_finished_run_continues_from_its_step(real_data_env, tmp_path) -> None:
+    run = tmp_path / "run"
+    train(smoke_config(steps=2), run, progress=False)
+    trainer = Trainer(smoke_config(steps=4), run, progress=False)
+    assert trainer.step == 2
+    assert trainer.fit().step == 4
+    assert metric_steps(run) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
+def test_every_loss_trains(real_data_env, tmp_path, loss) -> None:
+    result = train(smoke_config(loss=loss, steps=2), tmp_path / loss, progress=False)
+    assert result.step == 2
+
+
+def test_checkpoint_structure_round_trips(tmp_path) -> None:
+    state = {"step": 7, "opt": {0: {"exp_avg": torch.randn(3)}}, "betas": (0.5, 0.9), "names": ["a", None], "x": 1.5}
+    save_state(state, tmp_path / "ckpt")
+    loaded = load_state(tmp_path / "ckpt")
+    assert list(loaded["opt"]) == [0] and isinstance(loaded["betas"], tuple)
+    assert torch.equal(loaded["opt"][0]["exp_avg"], state["opt"][0]["exp_avg"])
+    assert unflatten(*flatten(state))["names"] == ["a", None]
+    assert not (tmp_path / "ckpt.tmp").exists()
+
+
+def test_config_errors_are_one_line_user_errors() -> None:
+    with pytest.raises(UserError, match="unknown recipe 'nope'"):
+        resolve_config("nope")
+    with pytest.raises(UserError, match="unknown preset"):
+        resolve_config("dcgan-fashion-mnist", "huge")
+    with pytest.raises(UserError, match=r"unknown training setting\(s\) \['stepz'\]"):
+        resolve_config("dcgan-fashion-mnist", "smoke", {"stepz": 3})
+    assert parse_overrides(["lr.G=1e-4", "hflip=true", "split=test"]) == {"lr": {"G": 1e-4}, "hflip": True, "split": "test"}
+    with pytest.raises(UserError, match="key=value"):
+        parse_overrides(["steps"])
+
+
+def test_recipe_presets_merge_nested_settings() -> None:
+    config = resolve_config("dcgan-clothing-64", "smoke", {"lr": {"D": 1e-3}})
+    assert config.split == "validation"  # the recipe's own smoke tweak
+    assert config.model_config == {"z_dim": 128, "width": 8}  # preset width over recipe width
+    assert config.lr == {"G": 2e-4, "D": 1e-3}
+
+
+def test_mixed_precision_choices() -> None:
+    from core.train.trainer import resolve_precision
+
+    assert resolve_precision("bf16") == "bf16"
+    assert resolve_precision("auto") in ("no", "bf16")
+    with pytest.raises(UserError, match="mixed_precision must be"):
+        resolve_precision("fp8")
+    if not torch.cuda.is_available():
+        assert resolve_precision("auto") == "no"
+        with pytest.raises(UserError, match="fp16 mixed precision needs a GPU"):
+            resolve_precision("fp16")
