@@ -50,6 +50,7 @@ train: install
 
 bench: install
 	$(PY) -m benchmarks.throughput
+	$(PY) -m core card $(wildcard pretrained/dcgan-*)
 
 demo: install
 	$(PY) -m apps.$(APP).app

@@ -17,12 +17,13 @@ import os
 import platform
 import subprocess
 import tomllib
+from collections.abc import Iterable
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
@@ -59,7 +60,7 @@ def _package_version() -> str:
 def _git(*args: str) -> str | None:
     """stdout of a git command in the project, or None when git or the repository is unavailable."""
     try:
-        done = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+        done = subprocess.run(["git", *args], check=False, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -76,7 +77,7 @@ def _git_commit() -> str:
 
 
 def utc_timestamp() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def device_label(device: str | torch.device) -> str:

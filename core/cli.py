@@ -1,4 +1,4 @@
-"""Command line: `python -m core {train,generate,export,push,list}`.
+"""Command line: `python -m core {train,generate,export,card,push,list}`.
 
 Thin by design: parse, validate with a one-line message, print the resolved
 config, then call the library.
@@ -22,6 +22,7 @@ examples:
   python -m core train --resume runs/dcgan-fashion-mnist --steps 6000     # continue, longer
   python -m core generate --model pretrained/dcgan-fashion-mnist --n 20 --label Sneaker --out sneakers.png
   python -m core export runs/dcgan-fashion-mnist --name dcgan-fashion-mnist
+  python -m core card pretrained/dcgan-fashion-mnist        # refresh its metrics after `make bench`
   python -m core push pretrained/dcgan-fashion-mnist --repo-id you/dcgan-fashion-mnist
   python -m core push dist/spaces/dcgan --repo-id you/dcgan-demo --repo-type space
   python -m core list
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir", type=Path)
     export.add_argument("--name", required=True, help="model name, e.g. dcgan-fashion-mnist")
     export.add_argument("--out-root", type=Path, help="parent folder (default: pretrained/)")
+
+    card = commands.add_parser("card", help="re-render an exported model's card with the latest results/ rows")
+    card.add_argument("folders", type=Path, nargs="+", metavar="FOLDER")
 
     push = commands.add_parser("push", help="upload an exported model folder to the Hugging Face Hub")
     push.add_argument("folder", type=Path)
@@ -160,6 +164,14 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def cmd_card(args: argparse.Namespace, argv: list[str]) -> int:
+    from core.hub import write_card
+
+    for folder in args.folders:
+        print(f"wrote {write_card(folder)}")
+    return 0
+
+
 def cmd_push(args: argparse.Namespace, argv: list[str]) -> int:
     from core.hub import push
 
@@ -183,7 +195,7 @@ def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "push": cmd_push, "list": cmd_list}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "card": cmd_card, "push": cmd_push, "list": cmd_list}
 
 
 def next_run_dir(root: Path, label: str) -> Path:

@@ -19,10 +19,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from torch import nn
 
 from core.errors import UserError
-from core.paths import HUB_CARDS_DIR, PRETRAINED_DIR
+from core.paths import HUB_CARDS_DIR, PRETRAINED_DIR, RESULTS_DIR
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+TRAINING_FILE = "training.json"
 
 
 def save_generator(generator: nn.Module, folder: str | Path) -> Path:
@@ -45,15 +46,18 @@ def read_config(folder: str | Path) -> dict[str, Any]:
         raise UserError(f"{path} is not valid JSON ({err})") from None
 
 
-def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED_DIR, metrics: dict | None = None) -> Path:
+def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED_DIR) -> Path:
     """Copy a finished run's EMA generator into `out_root/name` with a rendered model card."""
     run_dir = Path(run_dir)
     generator_dir = run_dir / "generator"
     if not (generator_dir / WEIGHTS_FILE).is_file():
         raise UserError(f"{run_dir} has no finished generator (expected {generator_dir / WEIGHTS_FILE}); train it to the end first")
-    summary = json.loads((run_dir / "summary.json").read_text())
-    train_config = json.loads((run_dir / "config.json").read_text())
-    commands = (run_dir / "command.txt").read_text().split("\n") if (run_dir / "command.txt").exists() else []
+    commands = (run_dir / "command.txt").read_text().splitlines() if (run_dir / "command.txt").exists() else []
+    training = {
+        "summary": json.loads((run_dir / "summary.json").read_text()),
+        "config": json.loads((run_dir / "config.json").read_text()),
+        "commands": [c for c in commands if c.strip()],
+    }
     samples = sorted((run_dir / "samples").glob("step_*.png"))
 
     out = Path(out_root) / name
@@ -64,23 +68,45 @@ def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED
         shutil.copy2(generator_dir / file, tmp / file)
     if samples:
         shutil.copy2(samples[-1], tmp / "samples.png")
-    model_config = read_config(tmp)
-    (tmp / "training.json").write_text(json.dumps({"summary": summary, "config": train_config}, indent=2))
-    card = render_card(
-        "generator.md.j2",
-        name=name,
-        model=model_config,
-        summary=summary,
-        train=train_config,
-        commands=[c for c in commands if c.strip()],
-        has_samples=bool(samples),
-        metrics=metrics or {},
-    )
-    (tmp / "README.md").write_text(card)
+    (tmp / TRAINING_FILE).write_text(json.dumps(training, indent=2))
+    write_card(tmp, name=name)
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
     return out
+
+
+def write_card(folder: str | Path, name: str | None = None, results_dir: str | Path = RESULTS_DIR) -> Path:
+    """(Re)render an exported model's README.md from its files and the latest benchmark rows."""
+    folder = Path(folder)
+    name = name or folder.name
+    if not (folder / TRAINING_FILE).is_file():
+        raise UserError(f"{folder} has no {TRAINING_FILE}: export it from a run first (python -m core export)")
+    training = json.loads((folder / TRAINING_FILE).read_text())
+    card = render_card(
+        "generator.md.j2",
+        name=name,
+        model=read_config(folder),
+        summary=training["summary"],
+        train=training["config"],
+        commands=training.get("commands", []),
+        has_samples=(folder / "samples.png").is_file(),
+        metrics=latest_metrics(name, results_dir),
+    )
+    path = folder / "README.md"
+    path.write_text(card)
+    return path
+
+
+def latest_metrics(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:
+    """The newest successful benchmark row of each (benchmark, metric, device) for `model`."""
+    latest: dict[tuple, dict[str, Any]] = {}
+    for path in sorted(Path(results_dir).glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            row = json.loads(line) if line.strip() else {}
+            if row.get("model") == model and row.get("error") is None and row.get("value") is not None:
+                latest[(row["benchmark"], row["metric"], row["device"])] = row
+    return sorted(latest.values(), key=lambda r: (r["benchmark"], r["metric"], r["device"]))
 
 
 def render_card(template: str, **context: Any) -> str:

@@ -10,9 +10,9 @@ gives the same images on every device and never touches the global RNG.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -42,7 +42,7 @@ class GeneratorPipeline:
         self.channels: int = config.channels
 
     @classmethod
-    def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None) -> "GeneratorPipeline":
+    def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None) -> GeneratorPipeline:
         """Load from a local folder, or download a Hub repo id (`user/name`)."""
         folder = resolve_source(source)
         config = read_config(folder)

@@ -15,8 +15,8 @@ Two small interfaces keep the trainer ignorant of loss internals:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

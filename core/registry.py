@@ -8,7 +8,8 @@ exactly the registered names as choices.
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from core.errors import UserError
 

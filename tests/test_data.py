@@ -10,8 +10,7 @@ import pytest
 import torch
 import torchvision
 
-import core.data.clothing as clothing
-from core.data import DATASETS, load_dataset
+from core.data import DATASETS, clothing, load_dataset
 from core.data.clothing import download_clothing
 from core.errors import DataError, UserError
 
@@ -143,7 +142,7 @@ def test_clothing_cache_is_keyed_by_files_and_size(
     assert len(decoded) == 4  # the second load came from the cache
     gray = load_dataset("clothing", "test", image_size=16, channels=1, root=tmp_path)
     assert len(decoded) == 8 and gray.images.shape == (4, 1, 16, 16)
-    extra = sorted((data_root / "clothing-small" / "validation" / "hat").glob("*.jpg"))[-1]
+    extra = max((data_root / "clothing-small" / "validation" / "hat").glob("*.jpg"))
     shutil.copy(extra, tmp_path / "clothing-small" / "test" / "hat" / "new.jpg")
     grown = load_dataset("clothing", "test", image_size=16, root=tmp_path)
     assert len(decoded) == 13 and len(grown) == 5 and len(first) == 4

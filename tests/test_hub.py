@@ -30,6 +30,32 @@ def test_export_writes_a_loadable_model_with_an_honest_card(real_data_env, tmp_p
     assert pipe.sample(2, labels="Sneaker").shape == (2, 28, 28, 1)
 
 
+def test_card_shows_the_latest_successful_benchmark_rows(real_data_env, tmp_path) -> None:
+    import json
+
+    from core.hub import write_card
+
+    run = tmp_path / "run"
+    train(resolve_config("dcgan-fashion-mnist", "smoke"), run, progress=False)
+    out = export_run(run, "dcgan-test", out_root=tmp_path / "pretrained")
+    assert "No benchmark rows for this model yet" in (out / "README.md").read_text()
+
+    base = {"benchmark": "throughput", "model": "dcgan-test", "dataset": "fashion-mnist", "unit": "images/s",
+            "device": "cpu (2 threads)", "data": "Fashion-MNIST subset", "commit": "abc1234"}
+    rows = [
+        {**base, "metric": "train_images_per_s", "value": 100.0, "error": None},
+        {**base, "metric": "train_images_per_s", "value": 250.0, "error": None},  # newer wins
+        {**base, "metric": "latency_ms_batch1_median", "value": None, "error": "boom"},  # errors are not metrics
+        {**base, "model": "other-model", "metric": "train_images_per_s", "value": 9.0, "error": None},
+    ]
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "throughput.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    card = write_card(out, results_dir=results).read_text()
+    assert "| throughput | train_images_per_s | 250 images/s | cpu (2 threads) |" in card
+    assert "latency_ms_batch1_median" not in card and "| 9 images/s" not in card
+
+
 def test_export_refuses_an_unfinished_run(tmp_path) -> None:
     with pytest.raises(UserError, match="no finished generator"):
         export_run(tmp_path, "x", out_root=tmp_path / "out")

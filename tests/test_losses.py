@@ -30,14 +30,14 @@ def test_gradient_penalty_of_a_linear_critic(norm: float, expected: float) -> No
     # critic(x) = <w, x> has gradient w everywhere, so the penalty is (|w| - 1)^2 exactly.
     w = torch.randn(1, 3, 4, 4)
     w = w / w.norm() * norm
-    critic = lambda x: (x * w).flatten(1).sum(1)  # noqa: E731
+    critic = lambda x: (x * w).flatten(1).sum(1)
     real, fake = torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
     assert gradient_penalty(critic, real, fake).item() == pytest.approx(expected, abs=1e-5)
 
 
 def test_wgan_gp_adds_the_weighted_penalty() -> None:
     w = torch.full((1, 1, 2, 2), 1.0)  # norm 2 -> penalty 1
-    critic = lambda x: (x * w).flatten(1).sum(1)  # noqa: E731
+    critic = lambda x: (x * w).flatten(1).sum(1)
     real, fake = torch.ones(4, 1, 2, 2), torch.zeros(4, 1, 2, 2)
     loss, logs = WassersteinGPLoss(gp_weight=10.0).discriminator_loss(critic, real, fake)
     # E[critic(fake)] - E[critic(real)] = 0 - 4, plus 10 * 1

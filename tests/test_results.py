@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-import benchmarks.results as results
+from benchmarks import results
 from benchmarks.results import Row, append_rows, device_label, environment, read_rows
 
 
 def make_row(**changes) -> Row:
-    values = dict(
-        benchmark="throughput", model="dcgan-tiny", dataset="fashion-mnist", metric="train_images_per_s",
-        value=123.5, unit="images/s", device=device_label("cpu"), params={"batch_size": 8, "precision": "no"},
-        data="Fashion-MNIST, train split, 8,226 of 60,000 images (a subset)",
-    )
+    values = {
+        "benchmark": "throughput", "model": "dcgan-tiny", "dataset": "fashion-mnist", "metric": "train_images_per_s",
+        "value": 123.5, "unit": "images/s", "device": device_label("cpu"), "params": {"batch_size": 8, "precision": "no"},
+        "data": "Fashion-MNIST, train split, 8,226 of 60,000 images (a subset)",
+    }
     return Row(**{**values, **changes})
 
 

@@ -4,4 +4,4 @@ from core.models import dcgan
 from core.models.base import MODELS, GANFamily
 from core.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 
-__all__ = ["MODELS", "GANFamily", "DCGANConfig", "DCGANDiscriminator", "DCGANGenerator", "dcgan"]
+__all__ = ["MODELS", "DCGANConfig", "DCGANDiscriminator", "DCGANGenerator", "GANFamily", "dcgan"]

@@ -10,6 +10,7 @@ projection discriminator (Miyato & Koyama, 2018), which adds
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -81,7 +82,7 @@ class DCGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="fashion-gan-
             nn.ReLU(inplace=True),
         )
         blocks = []
-        for w_in, w_out in zip(widths[:-1], widths[1:]):
+        for w_in, w_out in itertools.pairwise(widths):
             blocks += [
                 nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1, bias=False),
                 nn.BatchNorm2d(w_out),
@@ -117,7 +118,7 @@ class DCGANDiscriminator(nn.Module, PyTorchModelHubMixin, library_name="fashion-
         self.config = config = _as_config(config)
         widths = config.widths()[::-1]  # low channels at high resolution
         layers: list[nn.Module] = [nn.Conv2d(config.channels, widths[0], 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
-        for w_in, w_out in zip(widths[:-1], widths[1:]):
+        for w_in, w_out in itertools.pairwise(widths):
             # No BatchNorm: it would couple samples in a batch and break the
             # per-sample gradient penalty of WGAN-GP.
             layers += [nn.Conv2d(w_in, w_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]

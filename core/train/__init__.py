@@ -3,4 +3,4 @@
 from core.train.config import PRESETS, RECIPES, TrainConfig, resolve_config
 from core.train.trainer import Trainer, TrainingInterrupted, TrainResult, train
 
-__all__ = ["PRESETS", "RECIPES", "TrainConfig", "Trainer", "TrainingInterrupted", "TrainResult", "resolve_config", "train"]
+__all__ = ["PRESETS", "RECIPES", "TrainConfig", "TrainResult", "Trainer", "TrainingInterrupted", "resolve_config", "train"]
