@@ -129,3 +129,22 @@ def test_mixed_precision_choices() -> None:
         assert resolve_precision("auto") == "no"
         with pytest.raises(UserError, match="fp16 mixed precision needs a GPU"):
             resolve_precision("fp16")
+
+
+def test_batch_stream_is_a_deterministic_sharded_permutation() -> None:
+    from core.data import ImageData
+    from core.train.trainer import BatchStream
+
+    # image i has every pixel = i, so a batch tells which items it holds
+    data = ImageData(torch.arange(24, dtype=torch.uint8).view(24, 1, 1, 1).expand(24, 1, 2, 2).clone(),
+                     torch.arange(24), [str(i) for i in range(24)], "fashion-mnist", "train")
+    ranks = [BatchStream(data, batch_size=4, seed=1, rank=r, world=2) for r in range(2)]
+    assert ranks[0].batches_per_epoch == 3
+    epoch = torch.cat([ranks[r](step)["labels"] for step in range(3) for r in range(2)])
+    assert sorted(epoch.tolist()) == list(range(24))  # one epoch = every item once, shards disjoint
+    assert torch.equal(BatchStream(data, 4, seed=1, rank=1, world=2)(2)["labels"], ranks[1](2)["labels"])
+    assert not torch.equal(ranks[0](3)["labels"], ranks[0](0)["labels"])  # a new order each epoch
+    batch = ranks[0](0)
+    torch.testing.assert_close(batch["images"][:, 0, 0, 0], batch["labels"].float() / 127.5 - 1)
+    with pytest.raises(UserError, match="larger than the dataset"):
+        BatchStream(data, batch_size=16, seed=0, world=2)

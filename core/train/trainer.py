@@ -32,13 +32,14 @@ import numpy as np
 import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.utils import set_seed
+from torch import nn
 from tqdm.auto import tqdm
 
 from core.data import ImageData, load_dataset
 from core.errors import UserError
 from core.hub import save_generator
 from core.images import make_grid, save_png, to_uint8
-from core.losses import ADVERSARIAL_LOSSES, OBJECTIVES, Objective
+from core.losses import ADVERSARIAL_LOSSES, OBJECTIVES, AdversarialLoss, Objective, Phase
 from core.models import MODELS
 from core.train.checkpoint import load_state, save_state
 from core.train.config import TrainConfig
@@ -75,8 +76,11 @@ class BatchStream:
         self.batches_per_epoch = len(data) // (batch_size * world)
         self._epoch, self._order = -1, torch.empty(0)
 
-    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """float images [B, C, H, W] in [-1, 1] and labels [B] for iteration `step`."""
+    def __call__(self, step: int) -> dict[str, torch.Tensor]:
+        """The batch of iteration `step`: "images" [B, C, H, W] in [-1, 1] and "labels" [B].
+
+        A dict, so that objectives with other inputs (paired images, masks) get them by name.
+        """
         epoch, position = divmod(step, self.batches_per_epoch)
         if epoch != self._epoch:
             rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
@@ -87,7 +91,7 @@ class BatchStream:
             rng = torch.Generator().manual_seed(hash((self.seed, step, self.rank)) % 2**62)
             flip = torch.rand(images.shape[0], generator=rng) < 0.5
             images[flip] = images[flip].flip(-1)
-        return images, labels
+        return {"images": images, "labels": labels}
 
 
 def resolve_precision(requested: str) -> str:
@@ -128,24 +132,9 @@ class Trainer:
         networks = self.family.build(self.model_config)
         self.ema = EMA(networks["generator"], config.ema_decay)
         self.ema.shadow.to(acc.device)
-
         objective_class = OBJECTIVES.get(self.family.objective)
-        self.optimizers = {}
-        for phase in objective_class.phases:
-            if phase.name not in config.lr:
-                raise UserError(f"lr has no entry for phase {phase.name!r} (lr = {config.lr})")
-            params = [p for name in phase.trains for p in networks[name].parameters()]
-            self.optimizers[phase.name] = torch.optim.Adam(params, lr=config.lr[phase.name], betas=config.betas)
-
-        names, phases = list(networks), list(self.optimizers)
-        prepared = acc.prepare(*networks.values(), *self.optimizers.values())
-        self.networks = dict(zip(names, prepared[: len(names)]))
-        self.optimizers = dict(zip(phases, prepared[len(names) :]))
-        try:
-            adversarial = ADVERSARIAL_LOSSES.get(config.loss)(**config.loss_options)
-        except TypeError as err:
-            raise UserError(f"invalid loss_options for {config.loss}: {err}") from None
-        self.objective: Objective = objective_class(self.networks, adversarial)
+        self.networks, self.optimizers = self._prepare(networks, objective_class.phases)
+        self.objective: Objective = objective_class(self.networks, self._adversarial_loss())
         self.stream = BatchStream(
             self.data, config.batch_size, config.seed, acc.process_index, acc.num_processes, config.hflip
         )
@@ -153,10 +142,25 @@ class Trainer:
         if acc.is_main_process:
             self._write_run_files(command)
         self._resume()
-        first_images, first_labels = self.stream(0)
-        self.preview_inputs = self.objective.preview_inputs(
-            {"images": first_images, "labels": first_labels}, config.preview_count, config.seed
-        )
+        self.preview_inputs = self.objective.preview_inputs(self.stream(0), config.preview_count, config.seed)
+
+    def _prepare(self, networks: dict[str, nn.Module], phases: tuple[Phase, ...]) -> tuple[dict, dict]:
+        """One Adam per phase over the networks that phase trains, all wrapped by accelerate."""
+        optimizers = {}
+        for phase in phases:
+            if phase.name not in self.config.lr:
+                raise UserError(f"lr has no entry for phase {phase.name!r} (lr = {self.config.lr})")
+            params = [p for name in phase.trains for p in networks[name].parameters()]
+            optimizers[phase.name] = torch.optim.Adam(params, lr=self.config.lr[phase.name], betas=self.config.betas)
+        prepared = self.accelerator.prepare(*networks.values(), *optimizers.values())
+        return dict(zip(networks, prepared[: len(networks)])), dict(zip(optimizers, prepared[len(networks) :]))
+
+    def _adversarial_loss(self) -> AdversarialLoss:
+        loss_class = ADVERSARIAL_LOSSES.get(self.config.loss)
+        try:
+            return loss_class(**self.config.loss_options)
+        except TypeError as err:
+            raise UserError(f"invalid loss_options for {self.config.loss}: {err}") from None
 
     # ------------------------------------------------------------------ run folder
 
@@ -258,8 +262,7 @@ class Trainer:
     def _train_step(self) -> dict[str, float]:
         acc = self.accelerator
         self.objective.set_step(self.step)
-        images, labels = self.stream(self.step)
-        batch = {"images": images.to(acc.device), "labels": labels.to(acc.device)}
+        batch = {key: value.to(acc.device) for key, value in self.stream(self.step).items()}
         logs: dict[str, float] = {}
         for phase in self.objective.phases:
             # Only the networks this phase trains need gradients: saves the backward through the others.
