@@ -215,3 +215,12 @@ def test_unknown_split(data_root: Path) -> None:
 def test_bad_arguments(kwargs: dict, data_root: Path) -> None:
     with pytest.raises(UserError):
         load_dataset("fashion-mnist", root=data_root, **kwargs)
+
+
+def test_damaged_clothing_cache_is_a_miss_and_gets_rewritten(data_root: Path, fgl_cache: Path) -> None:
+    first = load_dataset("clothing", "validation", image_size=16, root=data_root)
+    (cache_file,) = fgl_cache.glob("clothing-validation-16px-*.safetensors")
+    cache_file.write_bytes(b"not a safetensors file")
+    again = load_dataset("clothing", "validation", image_size=16, root=data_root)
+    assert torch.equal(again.images, first.images)
+    assert cache_file.stat().st_size > 1000  # rewritten with real tensors

@@ -148,3 +148,12 @@ def test_batch_stream_is_a_deterministic_sharded_permutation() -> None:
     torch.testing.assert_close(batch["images"][:, 0, 0, 0], batch["labels"].float() / 127.5 - 1)
     with pytest.raises(UserError, match="larger than the dataset"):
         BatchStream(data, batch_size=16, seed=0, world=2)
+
+
+def test_threads_setting_limits_torch_threads(real_data_env, tmp_path) -> None:
+    before = torch.get_num_threads()
+    try:
+        Trainer(smoke_config(threads=1), tmp_path / "run", progress=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

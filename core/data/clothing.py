@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torchvision.transforms.functional as TF
 from PIL import Image, UnidentifiedImageError
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm import tqdm
 
@@ -161,7 +161,7 @@ def _read_cache(cache: Path) -> tuple[torch.Tensor, torch.Tensor, list[str], int
         with safe_open(str(cache), framework="pt") as f:
             meta = f.metadata()
             return f.get_tensor("images"), f.get_tensor("labels"), json.loads(meta["class_names"]), int(meta["skipped"])
-    except Exception:  # a damaged cache file is only a miss; it gets rewritten
+    except (SafetensorError, OSError, KeyError, TypeError, ValueError):  # a damaged cache file is only a miss; it gets rewritten
         return None
 
 

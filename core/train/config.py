@@ -39,6 +39,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16 ("auto": bf16 on GPUs that support it)
     seed: int = 0
+    threads: int = 0  # CPU threads for torch; 0 = torch's default (1 is far faster on an oversubscribed VM)
     # budget: stop at `steps` or after `minutes`, whichever comes first
     steps: int = 2000
     minutes: float = 0.0  # 0 = no time limit

@@ -107,6 +107,8 @@ def resolve_precision(requested: str) -> str:
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: str | Path, command: str = "", progress: bool = True):
         self.config, self.run_dir, self.progress = config, Path(run_dir), progress
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
         self.accelerator = Accelerator(
             mixed_precision=resolve_precision(config.mixed_precision),
             # D is not stepped in the G phase; DDP must tolerate parameters without gradients.
