@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -46,20 +48,21 @@ def test_smoke_run_writes_every_artefact(real_data_env, tmp_path) -> None:
     assert load_state(run / "checkpoints" / "last")["step"] == 4
 
 
-def test_interrupted_run_resumes_to_the_identical_state(real_data_env, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_resumes_to_the_identical_state(real_data_env, tmp_path, monkeypatch, signum) -> None:
     reference = tmp_path / "reference"
     train(smoke_config(), reference, progress=False)
 
-    # Ctrl-C in the middle of step 4: step 3 is complete and must be saved.
+    # The signal lands in the middle of step 3: the step completes, is saved, and training stops.
     interrupted = tmp_path / "interrupted"
     original_step = Trainer._train_step
 
-    def interrupt_at_step_3(self):
-        if self.step == 3:
-            raise KeyboardInterrupt
+    def signal_during_step_3(self):
+        if self.step == 2:
+            os.kill(os.getpid(), signum)
         return original_step(self)
 
-    monkeypatch.setattr(Trainer, "_train_step", interrupt_at_step_3)
+    monkeypatch.setattr(Trainer, "_train_step", signal_during_step_3)
     with pytest.raises(TrainingInterrupted, match="interrupted at step 3"):
         train(smoke_config(), interrupted, progress=False)
     assert load_state(interrupted / "checkpoints" / "last")["step"] == 3
@@ -72,6 +75,22 @@ def test_interrupted_run_resumes_to_the_identical_state(real_data_env, tmp_path,
         load_state(reference / "checkpoints" / "last"), load_state(interrupted / "checkpoints" / "last")
     )
     assert metric_steps(interrupted) == [1, 2, 3, 4]  # no step logged twice
+
+
+def test_a_second_interrupt_stops_at_once_keeping_the_last_checkpoint(real_data_env, tmp_path, monkeypatch) -> None:
+    original_step = Trainer._train_step
+
+    def impatient_user(self):
+        if self.step == 2:  # checkpoint_every=2, so step 2 is on disk
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return original_step(self)
+
+    monkeypatch.setattr(Trainer, "_train_step", impatient_user)
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 2"):
+        train(smoke_config(), tmp_path / "run", progress=False)
+    assert load_state(tmp_path / "run" / "checkpoints" / "last")["step"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
 
 def test_extending_a_finished_run_continues_from_its_step(real_data_env, tmp_path) -> None:

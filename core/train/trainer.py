@@ -231,7 +231,7 @@ class Trainer:
             disable=not (self.progress and acc.is_main_process), dynamic_ncols=True,
         )
         try:
-            with _sigterm_as_interrupt():
+            with _stop_requests() as stop:
                 while self.step < config.steps and time.monotonic() < deadline:
                     logs = self._train_step()
                     self.step += 1
@@ -245,13 +245,17 @@ class Trainer:
                         running.clear()
                     if self.step % config.sample_every == 0:
                         self.save_samples()
-                    if self.step % config.checkpoint_every == 0:
+                    if self.step % config.checkpoint_every == 0 or stop.requested:
                         self.save_checkpoint()
+                    if stop.requested:
+                        raise TrainingInterrupted(self.run_dir, self.step)
         except KeyboardInterrupt:
+            # A second Ctrl-C (or one outside the main thread) stops mid-step: the
+            # state is inconsistent, so the last saved checkpoint stands.
+            saved = load_state(self.checkpoint_dir)
+            raise TrainingInterrupted(self.run_dir, int(saved["step"]) if saved else 0) from None
+        finally:
             bar.close()
-            self.save_checkpoint()
-            raise TrainingInterrupted(self.run_dir, self.step) from None
-        bar.close()
         seconds = time.monotonic() - started
         self.save_checkpoint()
         self.save_samples()
@@ -359,22 +363,33 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+class _StopFlag:
+    requested = False
+
+
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM (a killed job, a pre-empted machine) like Ctrl-C, so state is saved."""
+def _stop_requests() -> Iterator[_StopFlag]:
+    """Ctrl-C or SIGTERM (a killed job, a pre-empted machine) asks the loop to stop after the current step.
+
+    The loop then saves a consistent checkpoint. A second signal interrupts at once.
+    """
+    flag = _StopFlag()
 
     def handler(signum, frame):
-        raise KeyboardInterrupt
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
 
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: signals stay with whoever owns them
+        yield flag
         return
     try:
-        yield
+        yield flag
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
