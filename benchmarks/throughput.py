@@ -5,7 +5,7 @@
 
 Per model (default: every DCGAN in pretrained/), with rows appended to `--out`:
     train_images_per_s            the real `Trainer`, rebuilt from the model's training.json: `--warmup`
-                                  untimed, then `--steps` timed iterations of `Trainer._train_step()`
+                                  untimed, then `--steps` timed iterations of `Trainer.train_step()`
     latency_ms_batch{1,64}_{median,p90}
                                   `GeneratorPipeline.sample(n)` end to end, as apps call it: latents,
                                   labels, forward pass, uint8 images on the host; `--repeats` timed calls
@@ -137,8 +137,7 @@ def measure_training(
         check_same_generator(trainer, folder)
 
         def step() -> None:
-            trainer._train_step()  # what Trainer.fit does per iteration, minus logging, samples and checkpoints
-            trainer.step += 1
+            trainer.train_step()  # what Trainer.fit does per iteration, minus logging, samples and checkpoints
             tick()
 
         for _ in range(scenario.warmup):

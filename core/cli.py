@@ -29,10 +29,17 @@ examples:
 """
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (plus where to look), not the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from core.train.config import PRESETS, RECIPES
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="python -m core",
         description="Fashion GAN Lab: train, sample, export and publish generators.",
         epilog=EXAMPLES,

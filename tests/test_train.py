@@ -55,18 +55,18 @@ def test_interrupted_run_resumes_to_the_identical_state(real_data_env, tmp_path,
 
     # The signal lands in the middle of step 3: the step completes, is saved, and training stops.
     interrupted = tmp_path / "interrupted"
-    original_step = Trainer._train_step
+    original_step = Trainer.train_step
 
     def signal_during_step_3(self):
         if self.step == 2:
             os.kill(os.getpid(), signum)
         return original_step(self)
 
-    monkeypatch.setattr(Trainer, "_train_step", signal_during_step_3)
+    monkeypatch.setattr(Trainer, "train_step", signal_during_step_3)
     with pytest.raises(TrainingInterrupted, match="interrupted at step 3"):
         train(smoke_config(), interrupted, progress=False)
     assert load_state(interrupted / "checkpoints" / "last")["step"] == 3
-    monkeypatch.setattr(Trainer, "_train_step", original_step)
+    monkeypatch.setattr(Trainer, "train_step", original_step)
 
     resumed = Trainer(smoke_config(), interrupted, progress=False)
     assert resumed.step == 3
@@ -78,7 +78,7 @@ def test_interrupted_run_resumes_to_the_identical_state(real_data_env, tmp_path,
 
 
 def test_a_second_interrupt_stops_at_once_keeping_the_last_checkpoint(real_data_env, tmp_path, monkeypatch) -> None:
-    original_step = Trainer._train_step
+    original_step = Trainer.train_step
 
     def impatient_user(self):
         if self.step == 2:  # checkpoint_every=2, so step 2 is on disk
@@ -86,7 +86,7 @@ def test_a_second_interrupt_stops_at_once_keeping_the_last_checkpoint(real_data_
             os.kill(os.getpid(), signal.SIGINT)
         return original_step(self)
 
-    monkeypatch.setattr(Trainer, "_train_step", impatient_user)
+    monkeypatch.setattr(Trainer, "train_step", impatient_user)
     with pytest.raises(TrainingInterrupted, match="interrupted at step 2"):
         train(smoke_config(), tmp_path / "run", progress=False)
     assert load_state(tmp_path / "run" / "checkpoints" / "last")["step"] == 2
@@ -176,3 +176,12 @@ def test_threads_setting_limits_torch_threads(real_data_env, tmp_path) -> None:
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_diverging_loss_is_a_clear_error(real_data_env, tmp_path) -> None:
+    trainer = Trainer(smoke_config(), tmp_path / "run", progress=False)
+    trainer.train_step()
+    with torch.no_grad():  # what an exploding update leaves behind
+        trainer.networks["discriminator"].score.weight.fill_(float("nan"))
+    with pytest.raises(UserError, match=r"training diverged: the D loss is nan at step 1.*--set lr.D="):
+        trainer.train_step()

@@ -233,8 +233,7 @@ class Trainer:
         try:
             with _stop_requests() as stop:
                 while self.step < config.steps and time.monotonic() < deadline:
-                    logs = self._train_step()
-                    self.step += 1
+                    logs = self.train_step()
                     bar.update(1)
                     for key, value in logs.items():
                         running.setdefault(key, []).append(value)
@@ -265,7 +264,8 @@ class Trainer:
             self._write_summary(seconds, images_per_s)
         return TrainResult(self.run_dir, self.step, seconds, images_per_s)
 
-    def _train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, float]:
+        """One iteration (every phase of the objective, then the EMA) at `self.step`, which it advances."""
         acc = self.accelerator
         self.objective.set_step(self.step)
         batch = {key: value.to(acc.device) for key, value in self.stream(self.step).items()}
@@ -278,11 +278,12 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             loss, phase_logs = self.objective.loss(phase.name, batch)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"{phase.name} loss is {loss.item()} at step {self.step}; try a lower lr")
+                raise UserError(f"training diverged: the {phase.name} loss is {loss.item()} at step {self.step}; resume from the last checkpoint with a lower lr (--set lr.{phase.name}=...)")
             acc.backward(loss)
             optimizer.step()
             logs.update(phase_logs)
         self.ema.update(acc.unwrap_model(self.networks["generator"]), self.step)
+        self.step += 1
         return logs
 
     @torch.no_grad()
