@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import sys
@@ -128,8 +129,10 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         raise UserError("say what to train: --recipe NAME (see `python -m core list`) or --resume RUN_DIR")
 
-    print(f"run folder: {run_dir}")
-    print(config.to_json())
+    # Under `accelerate launch` every process runs this; only the first one talks.
+    say = print if os.environ.get("RANK", "0") == "0" else (lambda *a, **k: None)
+    say(f"run folder: {run_dir}")
+    say(config.to_json())
     if args.dry_run:
         return 0
     command = "python -m core " + shlex.join(argv)
@@ -138,8 +141,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     except TrainingInterrupted as stop:
         print(f"\n{stop}", file=sys.stderr)
         return 130
-    print(f"done: {result.step} steps, {result.images_per_s:.0f} images/s; generator in {run_dir / 'generator'}")
-    if args.export:
+    say(f"done: {result.step} steps, {result.images_per_s:.0f} images/s; generator in {run_dir / 'generator'}")
+    if args.export and os.environ.get("RANK", "0") == "0":
         from core.hub import export_run
 
         print(f"exported to {export_run(run_dir, args.export)}")

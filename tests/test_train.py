@@ -185,3 +185,24 @@ def test_a_diverging_loss_is_a_clear_error(real_data_env, tmp_path) -> None:
         trainer.networks["discriminator"].score.weight.fill_(float("nan"))
     with pytest.raises(UserError, match=r"training diverged: the D loss is nan at step 1.*--set lr.D="):
         trainer.train_step()
+
+
+def test_two_processes_under_torchrun(real_data_env, tmp_path) -> None:
+    """The multi-GPU path (DDP, sharded batches, main-process checkpoints), run as 2 CPU processes over gloo."""
+    import subprocess
+    import sys
+
+    from core.paths import PROJECT_ROOT
+
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "core", "train", "--recipe", "dcgan-fashion-mnist", "--preset", "smoke",
+               "--run-dir", str(run), "--no-progress"]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("done: 4 steps") == 1  # one process reports
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["batch_size"] == 16  # 8 per process x 2
+    assert load_state(run / "checkpoints" / "last")["step"] == 4
+    assert (run / "generator" / "model.safetensors").is_file()
