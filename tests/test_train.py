@@ -27,6 +27,8 @@ def metric_steps(run_dir: Path) -> list[int]:
 
 
 def assert_same_state(a: dict, b: dict) -> None:
+    """Same step, weights, optimizer moments and RNG; wall-clock time may differ."""
+    a, b = {k: v for k, v in a.items() if k != "train_seconds"}, {k: v for k, v in b.items() if k != "train_seconds"}
     skeleton_a, tensors_a = flatten(a)
     skeleton_b, tensors_b = flatten(b)
     assert skeleton_a == skeleton_b
@@ -96,10 +98,14 @@ def test_a_second_interrupt_stops_at_once_keeping_the_last_checkpoint(real_data_
 def test_extending_a_finished_run_continues_from_its_step(real_data_env, tmp_path) -> None:
     run = tmp_path / "run"
     train(smoke_config(steps=2), run, progress=False)
+    first_seconds = load_state(run / "checkpoints" / "last")["train_seconds"]
     trainer = Trainer(smoke_config(steps=4), run, progress=False)
     assert trainer.step == 2
     assert trainer.fit().step == 4
     assert metric_steps(run) == [1, 2, 3, 4]
+    # training time adds up over sessions
+    assert first_seconds > 0
+    assert json.loads((run / "summary.json").read_text())["train_seconds"] >= round(first_seconds, 1)
 
 
 @pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])

@@ -141,6 +141,7 @@ class Trainer:
             self.data, config.batch_size, config.seed, acc.process_index, acc.num_processes, config.hflip
         )
         self.step = 0
+        self._seconds_before, self._session_start = 0.0, time.monotonic()
         if acc.is_main_process:
             self._write_run_files(command)
         self._resume()
@@ -182,6 +183,7 @@ class Trainer:
         acc = self.accelerator
         state = {
             "step": self.step,
+            "train_seconds": self.train_seconds(),
             "networks": {name: acc.unwrap_model(net).state_dict() for name, net in self.networks.items()},
             "ema": self.ema.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
@@ -190,6 +192,10 @@ class Trainer:
         if acc.scaler is not None:
             state["scaler"] = acc.scaler.state_dict()
         return state
+
+    def train_seconds(self) -> float:
+        """Wall-clock training time of this run so far, over every (interrupted and resumed) session."""
+        return self._seconds_before + time.monotonic() - self._session_start
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         acc = self.accelerator
@@ -202,6 +208,7 @@ class Trainer:
             acc.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
+        self._seconds_before = float(state.get("train_seconds", 0.0))
 
     def save_checkpoint(self) -> None:
         self.accelerator.wait_for_everyone()
@@ -224,6 +231,7 @@ class Trainer:
     def fit(self) -> TrainResult:
         config, acc = self.config, self.accelerator
         start_step, started = self.step, time.monotonic()
+        self._session_start = started
         deadline = started + config.minutes * 60 if config.minutes > 0 else float("inf")
         running: dict[str, list[float]] = {}
         bar = tqdm(
@@ -261,7 +269,7 @@ class Trainer:
         images_per_s = (self.step - start_step) * config.batch_size * acc.num_processes / max(seconds, 1e-9)
         if acc.is_main_process:
             self.export_generator(self.run_dir / "generator")
-            self._write_summary(seconds, images_per_s)
+            self._write_summary(images_per_s)
         return TrainResult(self.run_dir, self.step, seconds, images_per_s)
 
     def train_step(self) -> dict[str, float]:
@@ -312,16 +320,14 @@ class Trainer:
                 writer.writeheader()
             writer.writerow(row)
 
-    def _write_summary(self, seconds: float, images_per_s: float) -> None:
+    def _write_summary(self, images_per_s: float) -> None:
         summary_path = self.run_dir / "summary.json"
-        previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         summary = {
             "recipe": self.config.recipe,
             "preset": self.config.preset,
             "steps": self.step,
             "batch_size": self.config.batch_size * self.accelerator.num_processes,
-            # wall-clock training time summed over every (resumed) session of this run
-            "train_seconds": round(previous.get("train_seconds", 0.0) + seconds, 1),
+            "train_seconds": round(self.train_seconds(), 1),
             "images_per_s_last_session": round(images_per_s, 1),
             "device": device_name(self.accelerator.device),
             "mixed_precision": self.accelerator.mixed_precision,
