@@ -1,1 +1,1 @@
-"""Benchmarks: each measures something, prints a table and appends `benchmarks.results.Row`s to results/."""
+"""Benchmarks: each measures something, prints a table and appends `core.results.Row`s to results/."""

@@ -34,11 +34,11 @@ from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import patch_environment
 from tqdm.auto import tqdm
 
-from benchmarks.results import Row, append_rows, device_label
 from core.errors import UserError
 from core.hub import read_config
 from core.inference import GeneratorPipeline, list_models, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
+from core.results import Row, append_rows, device_label
 from core.train.config import TrainConfig, config_from_dict, resolve_config
 from core.train.trainer import Trainer
 

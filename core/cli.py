@@ -129,8 +129,9 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         raise UserError("say what to train: --recipe NAME (see `python -m core list`) or --resume RUN_DIR")
 
-    # Under `accelerate launch` every process runs this; only the first one talks.
-    say = print if os.environ.get("RANK", "0") == "0" else (lambda *a, **k: None)
+    # Under `accelerate launch` or torchrun every process runs this; only the first one talks and exports.
+    main_process = os.environ.get("RANK", "0") == "0"
+    say = print if main_process else (lambda *a, **k: None)
     say(f"run folder: {run_dir}")
     say(config.to_json())
     if args.dry_run:
@@ -142,7 +143,7 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"\n{stop}", file=sys.stderr)
         return 130
     say(f"done: {result.step} steps, {result.images_per_s:.0f} images/s; generator in {run_dir / 'generator'}")
-    if args.export and os.environ.get("RANK", "0") == "0":
+    if args.export and main_process:
         from core.hub import export_run
 
         print(f"exported to {export_run(run_dir, args.export)}")

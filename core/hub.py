@@ -20,6 +20,7 @@ from torch import nn
 
 from core.errors import UserError
 from core.paths import HUB_CARDS_DIR, PRETRAINED_DIR, RESULTS_DIR
+from core.results import read_rows
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -100,12 +101,16 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
 
 def latest_metrics(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:
     """The newest successful benchmark row of each (benchmark, metric, device) for `model`."""
-    latest: dict[tuple, dict[str, Any]] = {}
-    for path in sorted(Path(results_dir).glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            row = json.loads(line) if line.strip() else {}
-            if row.get("model") == model and row.get("error") is None and row.get("value") is not None:
-                latest[(row["benchmark"], row["metric"], row["device"])] = row
+    results_dir = Path(results_dir)
+    try:
+        rows = read_rows(results_dir) if results_dir.is_dir() else []
+    except ValueError as err:  # a damaged results file: say which line
+        raise UserError(str(err)) from None
+    latest = {
+        (row["benchmark"], row["metric"], row["device"]): row
+        for row in rows
+        if row["model"] == model and row.get("error") is None and row["value"] is not None
+    }
     return sorted(latest.values(), key=lambda r: (r["benchmark"], r["metric"], r["device"]))
 
 

@@ -88,3 +88,12 @@ def test_space_sdk_comes_from_the_front_matter(tmp_path) -> None:
     assert space_sdk(tmp_path) == "gradio"
     with pytest.raises(UserError, match="not a Space"):
         space_sdk(tmp_path / "missing")
+
+
+def test_a_damaged_results_file_is_named_not_a_traceback(tmp_path) -> None:
+    from core.hub import latest_metrics
+
+    (tmp_path / "throughput.jsonl").write_text('{"benchmark": "throughput"\n')
+    with pytest.raises(UserError, match=r"throughput.jsonl, line 1: not valid JSON"):
+        latest_metrics("dcgan-test", tmp_path)
+    assert latest_metrics("dcgan-test", tmp_path / "no-results-yet") == []

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import results
-from benchmarks.results import Row, append_rows, device_label, environment, read_rows
+from core import results
+from core.results import Row, append_rows, device_label, environment, read_rows
 
 
 def make_row(**changes) -> Row:

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torchvision.datasets import FashionMNIST
 
-from benchmarks.results import device_label, read_rows
 from benchmarks.throughput import GEN_METRICS, TRAIN_METRICS, Scenario, main, run
 from core.hub import save_generator
 from core.models import DCGANConfig, DCGANGenerator
+from core.results import device_label, read_rows
 from core.train.config import resolve_config
 
 ALL_METRICS = {metric for metric, _ in TRAIN_METRICS + GEN_METRICS}
