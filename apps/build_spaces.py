@@ -1,12 +1,15 @@
 """Assemble every Gradio Space under apps/ into a self-contained folder, ready to push to the Hub.
 
-    python -m apps.build_spaces [--out dist/spaces] [--models-root pretrained] [--hub-models user/a,user/b]
+    python -m apps.build_spaces [--space NAME ...] [--out dist/spaces] [--models-root pretrained]
+                                [--results-root results] [--hub-models user/a,user/b]
 
 A Space is a folder under apps/ with app.py and README.md. Its build,
 dist/spaces/<name>/, holds the Space's own files, a copy of core/ (so
-`python app.py` runs there as is) and the models listed in the Space's
-space.toml, copied to pretrained/<model>/. With --hub-models the build ships
-no weights: the Space loads those Hub repos instead (see core.demo).
+`python app.py` runs there as is), the models listed in the Space's
+space.toml (`models = [...]`), copied to pretrained/<model>/, and the
+benchmark result files it lists (`results = [...]`), copied to results/.
+With --hub-models (for one --space) the build ships no weights: the Space
+loads those Hub repos instead (see core.demo).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from core.errors import UserError
 from core.hub import CONFIG_FILE, WEIGHTS_FILE
-from core.paths import PRETRAINED_DIR, PROJECT_ROOT
+from core.paths import PRETRAINED_DIR, PROJECT_ROOT, RESULTS_DIR
 
 APPS_DIR = Path(__file__).resolve().parent
 SPACE_CONFIG = "space.toml"
@@ -36,10 +39,19 @@ def find_spaces(apps_dir: Path = APPS_DIR) -> list[Path]:
     return sorted(p for p in apps_dir.iterdir() if (p / "app.py").is_file() and (p / "README.md").is_file())
 
 
+def space_config(space: Path) -> dict:
+    config = space / SPACE_CONFIG
+    return tomllib.loads(config.read_text()) if config.is_file() else {}
+
+
 def shipped_models(space: Path) -> list[str]:
     """The model names a Space ships, from its space.toml (none without one)."""
-    config = space / SPACE_CONFIG
-    return list(tomllib.loads(config.read_text()).get("models", [])) if config.is_file() else []
+    return list(space_config(space).get("models", []))
+
+
+def shipped_results(space: Path) -> list[str]:
+    """The result files (names in results/) a Space ships, from its space.toml."""
+    return list(space_config(space).get("results", []))
 
 
 def parse_hub_models(spec: str) -> list[str]:
@@ -54,7 +66,11 @@ def parse_hub_models(spec: str) -> list[str]:
 
 
 def build_space(
-    space: Path, out_root: Path, models_root: Path = PRETRAINED_DIR, hub_models: list[str] | None = None
+    space: Path,
+    out_root: Path,
+    models_root: Path = PRETRAINED_DIR,
+    hub_models: list[str] | None = None,
+    results_root: Path = RESULTS_DIR,
 ) -> Path:
     """Assemble `space` into `out_root/<name>` (replacing an earlier build) and return that folder."""
     models = [] if hub_models else shipped_models(space)
@@ -72,6 +88,11 @@ def build_space(
     shutil.copytree(PROJECT_ROOT / "core", out / "core", ignore=SKIP_CACHE)
     for name in models:
         shutil.copytree(models_root / name, out / "pretrained" / name, ignore=SKIP_CACHE)
+    for name in shipped_results(space):
+        # Optional: a Space shows "no results yet" rather than failing when a benchmark has not run.
+        if (results_root / name).is_file():
+            (out / "results").mkdir(exist_ok=True)
+            shutil.copy2(results_root / name, out / "results" / name)
     if hub_models:
         (out / "README.md").write_text(with_hub_models((out / "README.md").read_text(), hub_models))
         (out / MODEL_SOURCE_FILE).write_text(",".join(hub_models) + "\n")
@@ -97,14 +118,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m apps.build_spaces", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "dist" / "spaces", help="where the Space folders go")
     parser.add_argument("--models-root", type=Path, default=PRETRAINED_DIR, help="where the exported models are")
+    parser.add_argument("--results-root", type=Path, default=RESULTS_DIR, help="where the benchmark results are")
+    parser.add_argument("--space", nargs="+", metavar="NAME", help="build only these Spaces (default: all)")
     parser.add_argument(
-        "--hub-models", help="comma-separated Hub repo ids to load instead of shipping weights (every Space)"
+        "--hub-models", help="comma-separated Hub repo ids to load instead of shipping weights (with one --space)"
     )
     args = parser.parse_args(argv)
     try:
+        spaces = find_spaces()
+        if args.space:
+            known = {space.name: space for space in spaces}
+            unknown = [name for name in args.space if name not in known]
+            if unknown:
+                raise UserError(f"unknown Space(s) {', '.join(unknown)}; known: {', '.join(known)}")
+            spaces = [known[name] for name in args.space]
         hub_models = parse_hub_models(args.hub_models) if args.hub_models is not None else None
-        for space in find_spaces():
-            out = build_space(space, args.out, args.models_root, hub_models)
+        if hub_models and len(spaces) > 1:
+            raise UserError("--hub-models lists one Space's models: name that Space with --space")
+        for space in spaces:
+            out = build_space(space, args.out, args.models_root, hub_models, args.results_root)
             print(f"built {out}  (run: cd {out} && python app.py)")
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)

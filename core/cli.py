@@ -21,6 +21,7 @@ examples:
   python -m core train --recipe dcgan-fashion-mnist --preset quick --run-dir runs/dcgan-fashion-mnist
   python -m core train --recipe dcgan-clothing-64 --preset full --set batch_size=256 lr.G=1e-4
   python -m core train --resume runs/dcgan-fashion-mnist --steps 6000     # continue, longer
+  python -m core train --recipe classifier-conv-adv-fashion-mnist --set adversarial_training.epsilon=0.2
   python -m core generate --model pretrained/dcgan-fashion-mnist --n 20 --label Sneaker --out sneakers.png
   python -m core export runs/dcgan-fashion-mnist --name dcgan-fashion-mnist
   python -m core card pretrained/dcgan-fashion-mnist        # refresh its metrics after `make bench`
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = OneLineErrorParser(
         prog="python -m core",
-        description="Fashion GAN Lab: train, sample, export and publish generators.",
+        description="Fashion GAN Lab: train, sample, export and publish generators and classifiers.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, help="total steps (overrides the preset)")
     train.add_argument("--minutes", type=float, help="stop after this many minutes (state is saved)")
     train.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override settings, e.g. batch_size=32 lr.G=1e-4")
-    train.add_argument("--export", metavar="NAME", help="when done, export the generator to pretrained/NAME")
+    train.add_argument("--export", metavar="NAME", help="when done, export the model to pretrained/NAME")
     train.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -87,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="space for a folder built by `make spaces`")
     push.add_argument("--private", action="store_true")
 
-    commands.add_parser("list", help="recipes, presets, model families, losses, datasets and exported models")
+    commands.add_parser("list", help="recipes, presets, model families, losses, attacks, datasets and exported models")
     return parser
 
 
@@ -142,7 +143,10 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     except TrainingInterrupted as stop:
         print(f"\n{stop}", file=sys.stderr)
         return 130
-    say(f"done: {result.step} steps, {result.images_per_s:.0f} images/s; generator in {run_dir / 'generator'}")
+    from core.models import MODELS
+
+    exported = run_dir / MODELS.get(config.model).exported
+    say(f"done: {result.step} steps, {result.images_per_s:.0f} images/s; model in {exported}")
     if args.export and main_process:
         from core.hub import export_run
 
@@ -195,12 +199,14 @@ def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
     from core.inference import list_models
     from core.losses import ADVERSARIAL_LOSSES
     from core.models import MODELS
+    from core.robustness import ATTACKS
     from core.train.config import PRESETS, RECIPES
 
     print("recipes:  ", ", ".join(sorted(RECIPES)))
     print("presets:  ", ", ".join(PRESETS))
     print("families: ", ", ".join(MODELS.names()))
     print("losses:   ", ", ".join(ADVERSARIAL_LOSSES.names()))
+    print("attacks:  ", ", ".join(ATTACKS.names()))
     print("datasets: ", ", ".join(DATASETS.names()))
     print("exported: ", ", ".join(list_models()) or "none yet")
     return 0

@@ -14,11 +14,13 @@ Which models a Space shows comes from `$MODEL_SOURCE`:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import Image
 from safetensors import SafetensorError
@@ -28,6 +30,7 @@ from core.images import make_grid, to_pil
 from core.inference import GeneratorPipeline, LabelSpec, list_models, load_cached, resolve_source
 from core.paths import PRETRAINED_DIR, PROJECT_ROOT
 
+F = TypeVar("F", bound=Callable)
 ALL_CLASSES = "all classes"
 MAX_IMAGES = 64
 MAX_STEPS = 16
@@ -70,10 +73,25 @@ def _label(item: str) -> str:
     return Path(item).expanduser().name if Path(item).expanduser().is_dir() else item
 
 
-def pick(models: Mapping[str, str], label: str | None) -> str:
-    """The source of the model shown as `label`."""
+def friendly(fn: F) -> F:
+    """Wrap a Space's event handler so that a UserError is a one-line gr.Error popup, not a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        try:
+            return fn(*args)
+        except UserError as err:
+            import gradio as gr  # only Spaces call this; core itself does not need gradio
+
+            raise gr.Error(str(err)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def pick(models: Mapping[str, str], label: str | None, none_found: str = NO_MODELS) -> str:
+    """The source of the model shown as `label`; `none_found` is the message when there are no models."""
     if not models:
-        raise UserError(NO_MODELS)
+        raise UserError(none_found)
     if label not in models:
         raise UserError(f"unknown model {label!r}; choose one of: {', '.join(models)}")
     return models[label]

@@ -2,7 +2,8 @@
 
 An exported model is a folder: config.json (the family's typed config plus
 its `family` name), model.safetensors, README.md (the model card rendered
-from hub_cards/), samples.png and training.json (how it was trained).
+from hub_cards/<kind>.md.j2), training.json (how it was trained) and, for
+generators, samples.png.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ WEIGHTS_FILE = "model.safetensors"
 TRAINING_FILE = "training.json"
 
 
-def save_generator(generator: nn.Module, folder: str | Path) -> Path:
-    """Write `generator` as config.json (with its family) + model.safetensors."""
+def save_model(model: nn.Module, folder: str | Path) -> Path:
+    """Write a generator or classifier as config.json (with its family) + model.safetensors."""
     folder = Path(folder)
-    config = {**asdict(generator.config), "family": generator.family}
-    generator.save_pretrained(folder, config=config)
+    config = {**asdict(model.config), "family": model.family}
+    model.save_pretrained(folder, config=config)
     # The Hub mixin drops a generic card; ours is rendered at export time.
     (folder / "README.md").unlink(missing_ok=True)
     return folder
@@ -47,12 +48,20 @@ def read_config(folder: str | Path) -> dict[str, Any]:
         raise UserError(f"{path} is not valid JSON ({err})") from None
 
 
+def family_of(config: dict[str, Any]):
+    """The registered ModelFamily an exported model's config.json names."""
+    from core.models import MODELS
+
+    return MODELS.get(config.get("family", "<missing>"))
+
+
 def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED_DIR) -> Path:
-    """Copy a finished run's EMA generator into `out_root/name` with a rendered model card."""
+    """Copy a finished run's EMA network into `out_root/name` with a rendered model card."""
     run_dir = Path(run_dir)
-    generator_dir = run_dir / "generator"
-    if not (generator_dir / WEIGHTS_FILE).is_file():
-        raise UserError(f"{run_dir} has no finished generator (expected {generator_dir / WEIGHTS_FILE}); train it to the end first")
+    finished = [run_dir / folder for folder in ("generator", "classifier") if (run_dir / folder / WEIGHTS_FILE).is_file()]
+    if not finished:
+        raise UserError(f"{run_dir} has no finished model (expected {run_dir / 'generator' / WEIGHTS_FILE}); train it to the end first")
+    generator_dir = finished[0]
     commands = (run_dir / "command.txt").read_text().splitlines() if (run_dir / "command.txt").exists() else []
     training = {
         "summary": json.loads((run_dir / "summary.json").read_text()),
@@ -84,34 +93,99 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
     if not (folder / TRAINING_FILE).is_file():
         raise UserError(f"{folder} has no {TRAINING_FILE}: export it from a run first (python -m core export)")
     training = json.loads((folder / TRAINING_FILE).read_text())
+    model = read_config(folder)
+    kind = family_of(model).kind
+    metrics = latest_metrics(name, results_dir)
+    extra = _classifier_card(folder, model, training["config"], metrics) if kind == "classifier" else {}
     card = render_card(
-        "generator.md.j2",
+        f"{kind}.md.j2",
         name=name,
-        model=read_config(folder),
+        model=model,
         summary=training["summary"],
         train=training["config"],
         commands=training.get("commands", []),
         has_samples=(folder / "samples.png").is_file(),
-        metrics=latest_metrics(name, results_dir),
+        metrics=metrics,
+        **extra,
     )
     path = folder / "README.md"
     path.write_text(card)
     return path
 
 
+ARCH_DESCRIPTIONS = {
+    "dense": ("dense (multilayer perceptron)", "flatten -> {hidden} ReLU -> {num_classes}"),
+    "conv": ("convolutional", "5x5 conv 64 -> ReLU, max-pool -> 5x5 conv 128 -> ReLU, max-pool -> flatten -> {num_classes}"),
+    "cnn": ("small VGG-style CNN", ("{stages} stages of two 3x3 conv + batch norm + ReLU (width {width}, doubling), max-pool -> "
+            "global average pool -> {feature_dim}-d embedding -> {num_classes}")),
+}
+
+
+def _classifier_card(folder: Path, model: dict[str, Any], train: dict[str, Any], metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the classifier card shows besides the common fields: architecture, size, robustness table."""
+    from safetensors.torch import load_file
+
+    # Learned tensors only: BatchNorm's running statistics and step counters are not parameters.
+    weights = load_file(folder / WEIGHTS_FILE)
+    parameters = sum(t.numel() for key, t in weights.items() if not key.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    from core.models import Classifier
+
+    title, layers = ARCH_DESCRIPTIONS[model["arch"]]
+    adversarial = dict(train.get("adversarial_training") or {})
+    described = ""
+    if adversarial:
+        attack = adversarial.pop("attack", "pgd")
+        described = f"{attack.upper()} at epsilon {adversarial.pop('epsilon', 0.1)}" + (
+            f" ({', '.join(f'{k}={v}' for k, v in adversarial.items())})" if adversarial else "")
+    return {
+        "arch_title": title,
+        "arch_layers": layers.format(**model),
+        "parameters": parameters,
+        "feature_dim": Classifier(model).feature_dim,
+        "adversarial": described,
+        "eval_split": train.get("eval_split", "test"),
+        "robustness": robustness_table([r for r in metrics if r["benchmark"] == "robustness" and r["metric"] == "accuracy"]),
+    }
+
+
+def robustness_table(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Robustness rows of one model pivoted to (attack, mask) lines x epsilon columns."""
+    if not rows:
+        return None
+    epsilons = sorted({row["params"]["epsilon"] for row in rows})
+    cells = {(row["params"]["attack"], bool(row["params"]["mask"]), row["params"]["epsilon"]): row["value"] for row in rows}
+    lines = []
+    for attack, mask in sorted({(a, m) for a, m, _ in cells}, key=lambda am: (am[0], am[1])):
+        lines.append({
+            "attack": attack,
+            "mask": "garment only" if mask else "all",
+            "values": [cells.get((attack, mask, eps)) for eps in epsilons],
+        })
+    newest = max(rows, key=lambda r: r.get("timestamp") or "")
+    return {
+        "epsilons": epsilons,
+        "lines": lines,
+        "data": newest.get("data") or "-",
+        "seed": newest["params"].get("seed", "-"),
+        "threshold": newest["params"].get("mask_threshold", "-"),
+        "device": newest["device"],
+        "commit": newest.get("commit") or "-",
+    }
+
+
 def latest_metrics(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:
-    """The newest successful benchmark row of each (benchmark, metric, device) for `model`."""
+    """The newest successful benchmark row of each (benchmark, metric, device, params) for `model`."""
     results_dir = Path(results_dir)
     try:
         rows = read_rows(results_dir) if results_dir.is_dir() else []
     except ValueError as err:  # a damaged results file: say which line
         raise UserError(str(err)) from None
     latest = {
-        (row["benchmark"], row["metric"], row["device"]): row
+        (row["benchmark"], row["metric"], row["device"], json.dumps(row.get("params") or {}, sort_keys=True)): row
         for row in rows
         if row["model"] == model and row.get("error") is None and row["value"] is not None
     }
-    return sorted(latest.values(), key=lambda r: (r["benchmark"], r["metric"], r["device"]))
+    return sorted(latest.values(), key=lambda r: (r["benchmark"], r["metric"], r["device"], json.dumps(r.get("params") or {}, sort_keys=True)))
 
 
 def render_card(template: str, **context: Any) -> str:

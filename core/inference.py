@@ -1,7 +1,10 @@
-"""One API to load any exported generator and sample from it.
+"""One API to load any exported model and use it: generators sample, classifiers predict.
 
     pipe = GeneratorPipeline.from_pretrained("pretrained/dcgan-fashion-mnist")  # or a Hub repo id
     images = pipe.sample(16, seed=0, labels="Sneaker")  # [16, 28, 28, 1] uint8
+
+    clf = ClassifierPipeline.from_pretrained("pretrained/classifier-conv-fashion-mnist")
+    probs = clf.predict_proba(images)  # [16, 10]; features(images) gives embeddings for FID/KID
 
 The CLI, the Spaces and the benchmarks all go through this module. Latents
 are drawn on the CPU from a local generator seeded with `seed`, so a seed
@@ -44,11 +47,7 @@ class GeneratorPipeline:
     @classmethod
     def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None) -> GeneratorPipeline:
         """Load from a local folder, or download a Hub repo id (`user/name`)."""
-        folder = resolve_source(source)
-        config = read_config(folder)
-        family = MODELS.get(config.get("family", "<missing>"))
-        generator = family.generator_class.from_pretrained(str(folder), strict=True, map_location="cpu")
-        return cls(generator, str(source), device)
+        return cls(load_network(source, "generator"), str(source), device)
 
     @property
     def name(self) -> str:
@@ -125,6 +124,90 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * omega)[:, None] * a + torch.sin(t * omega)[:, None] * b) / torch.sin(omega)
 
 
+class ClassifierPipeline:
+    """A loaded classifier: images in (uint8 or [0, 1] floats, any batch layout), probabilities or features out."""
+
+    def __init__(self, classifier: nn.Module, source: str = "", device: str | torch.device | None = None):
+        self.device = torch.device(device) if device else default_device()
+        self.classifier = classifier.eval().requires_grad_(False).to(self.device)
+        self.source = source
+        config = classifier.config
+        self.num_classes: int = config.num_classes
+        self.class_names: list[str] = list(config.class_names) or [str(i) for i in range(config.num_classes)]
+        self.image_size: int = config.image_size
+        self.channels: int = config.channels
+        self.feature_dim: int = classifier.feature_dim
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None) -> ClassifierPipeline:
+        """Load from a local folder, a name in pretrained/, or a Hub repo id (`user/name`)."""
+        return cls(load_network(source, "classifier"), str(source), device)
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).name if self.source else "classifier"
+
+    def to_tensor(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Float images [N, C, H, W] in [0, 1] on the CPU.
+
+        Accepts uint8 (NHWC numpy, as `GeneratorPipeline.sample` returns, or NCHW tensors)
+        and floats already in [0, 1] (NCHW).
+        """
+        x = torch.as_tensor(np.asarray(images) if isinstance(images, np.ndarray) else images)
+        if x.dim() == 3:  # a single image, HWC or CHW
+            x = x.unsqueeze(0)
+        if x.dim() != 4:
+            raise UserError(f"expected a batch of images [N, H, W, C] or [N, C, H, W], got shape {tuple(x.shape)}")
+        if x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
+            x = x.permute(0, 3, 1, 2)
+        if x.dtype == torch.uint8:
+            x = x.float() / 255
+        elif not x.is_floating_point():
+            raise UserError(f"images must be uint8 or floats in [0, 1], got {x.dtype}")
+        if tuple(x.shape[1:]) != (self.channels, self.image_size, self.image_size):
+            raise UserError(
+                f"{self.name} takes {self.channels}x{self.image_size}x{self.image_size} images, got {tuple(x.shape[1:])}"
+            )
+        return x.float().cpu()
+
+    @torch.inference_mode()
+    def _map(self, fn, images: np.ndarray | torch.Tensor, batch_size: int) -> torch.Tensor:
+        x = self.to_tensor(images)
+        chunks = [fn(x[start : start + batch_size].to(self.device)).float().cpu() for start in range(0, len(x), batch_size)]
+        return torch.cat(chunks) if chunks else torch.zeros(0)
+
+    def logits(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Logits [N, num_classes] on the CPU."""
+        return self._map(self.classifier, images, batch_size)
+
+    def predict_proba(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> np.ndarray:
+        """Class probabilities [N, num_classes]."""
+        return self.logits(images, batch_size).softmax(dim=1).numpy()
+
+    def predict(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> np.ndarray:
+        """Class ids [N]."""
+        return self.logits(images, batch_size).argmax(dim=1).numpy()
+
+    def features(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Penultimate-layer embeddings [N, feature_dim] on the CPU (the FID/KID domain features)."""
+        return self._map(self.classifier.features, images, batch_size)
+
+    def accuracy(self, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, batch_size: int = 512) -> float:
+        labels = torch.as_tensor(np.asarray(labels)).long()
+        return float((torch.as_tensor(self.predict(images, batch_size)) == labels).float().mean())
+
+
+def load_network(source: str | Path, kind: str) -> nn.Module:
+    """The exported network of `source`, which must be a `kind` ("generator" or "classifier")."""
+    folder = resolve_source(source)
+    config = read_config(folder)
+    family = MODELS.get(config.get("family", "<missing>"))
+    if family.kind != kind:
+        pipeline = "ClassifierPipeline" if family.kind == "classifier" else "GeneratorPipeline"
+        raise UserError(f"{source} is a {family.kind}, not a {kind}: load it with {pipeline}")
+    return family.exported_class.from_pretrained(str(folder), strict=True, map_location="cpu")
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -149,15 +232,19 @@ def resolve_source(source: str | Path) -> Path:
         ) from None
 
 
-def list_models(root: str | Path = PRETRAINED_DIR, family: str | None = None) -> list[str]:
-    """Names of the exported models under `root`, optionally of one family."""
+def list_models(root: str | Path = PRETRAINED_DIR, family: str | None = None, kind: str | None = None) -> list[str]:
+    """Names of the exported models under `root`, optionally of one family or one kind (generator, classifier)."""
     root = Path(root)
     if not root.is_dir():
         return []
     names = []
     for folder in sorted(p for p in root.iterdir() if (p / "config.json").is_file()):
-        if family is None or read_config(folder).get("family") == family:
-            names.append(folder.name)
+        name = read_config(folder).get("family")
+        if family is not None and name != family:
+            continue
+        if kind is not None and (name not in MODELS or MODELS.get(name).kind != kind):
+            continue
+        names.append(folder.name)
     return names
 
 
@@ -165,3 +252,9 @@ def list_models(root: str | Path = PRETRAINED_DIR, family: str | None = None) ->
 def load_cached(source: str, device: str | None = None) -> GeneratorPipeline:
     """`from_pretrained` with a small cache, for apps that switch between models."""
     return GeneratorPipeline.from_pretrained(source, device)
+
+
+@lru_cache(maxsize=8)
+def load_classifier_cached(source: str, device: str | None = None) -> ClassifierPipeline:
+    """`ClassifierPipeline.from_pretrained` with a small cache, for apps that switch between models."""
+    return ClassifierPipeline.from_pretrained(source, device)

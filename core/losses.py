@@ -8,21 +8,27 @@ Two small interfaces keep the trainer ignorant of loss internals:
   objective.
 * `Objective` is a family's training step: it names its phases (which
   networks each phase updates) and returns the loss of a phase for a batch.
-  The trainer calls only `phases`, `set_step`, `loss`, `preview_inputs` and
-  `preview`; staged curricula (COCO-GAN), growing resolution (Progressive
-  GAN) or paired inputs (Pix2Pix, CycleGAN) live in their own objective.
+  The trainer calls only `phases`, `set_step`, `loss`, `preview_inputs`,
+  `preview` and `evaluate`; staged curricula (COCO-GAN), growing resolution
+  (Progressive GAN), paired inputs (Pix2Pix, CycleGAN) or adversarial
+  examples (robust classifiers) live in their own objective.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.errors import UserError
 from core.registry import Registry
+
+if TYPE_CHECKING:
+    from core.train.config import TrainConfig
 
 Critic = Callable[[Tensor], Tensor]  # images [B, C, H, W] -> scores [B]
 Batch = dict[str, Tensor]  # "images": [B, C, H, W] in [-1, 1], "labels": [B] int64
@@ -114,13 +120,18 @@ class Phase:
 
 
 class Objective:
-    """A family's training step. Subclasses set `phases` and implement `loss`."""
+    """A family's training step. Subclasses set `phases` and implement `loss`.
+
+    Built from the networks (wrapped for the device) and the run's TrainConfig,
+    from which each objective reads the settings it owns.
+    """
 
     phases: tuple[Phase, ...] = ()
+    has_preview = True  # whether `preview` draws sample grids
 
-    def __init__(self, networks: dict[str, nn.Module], adversarial: AdversarialLoss):
+    def __init__(self, networks: dict[str, nn.Module], config: TrainConfig):
         self.networks = networks
-        self.adversarial = adversarial
+        self.config = config
 
     def set_step(self, step: int) -> None:
         """Called before each iteration; curricula and growing schedules hook in here."""
@@ -136,6 +147,18 @@ class Objective:
         """Images [N, C, H, W] in [-1, 1] for the sample grid."""
         raise NotImplementedError
 
+    def evaluate(self, network: nn.Module) -> Logs:
+        """Held-out metrics of the exported network (e.g. test accuracy); {} when there are none."""
+        return {}
+
+
+def make_adversarial_loss(name: str, options: dict[str, Any]) -> AdversarialLoss:
+    loss_class = ADVERSARIAL_LOSSES.get(name)
+    try:
+        return loss_class(**options)
+    except TypeError as err:
+        raise UserError(f"invalid loss_options for {name}: {err}") from None
+
 
 OBJECTIVES: Registry[type[Objective]] = Registry("objective", Objective)
 
@@ -145,6 +168,10 @@ class ImageGANObjective(Objective):
     """Full-image GAN, unconditional or class-conditional (generator(z, labels) -> images)."""
 
     phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",)))
+
+    def __init__(self, networks: dict[str, nn.Module], config: TrainConfig):
+        super().__init__(networks, config)
+        self.adversarial = make_adversarial_loss(config.loss, config.loss_options)
 
     def _fake(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
         generator = self.networks["generator"]
@@ -185,3 +212,75 @@ def _unwrap(module: nn.Module) -> nn.Module:
     while hasattr(module, "module"):
         module = module.module
     return getattr(module, "_orig_mod", module)
+
+
+@OBJECTIVES.register("classification")
+class ClassificationObjective(Objective):
+    """Cross-entropy on images in [0, 1], optionally on adversarial examples.
+
+    `config.adversarial_training` switches on adversarial training: the batch is
+    replaced by attacked images before the loss. {"attack": "pgd", "epsilon": 0.1,
+    "steps": 7} is PGD-AT (Madry et al., 2018); {"attack": "fgsm", "epsilon": 0.1,
+    "random_start": true} is fast FGSM-AT (Wong et al., 2020). Any other key is an
+    option of the attack; "warmup_steps" ramps epsilon up linearly from 0, which
+    keeps the first steps of a randomly initialised net from collapsing.
+    """
+
+    phases = (Phase("C", ("classifier",)),)
+    has_preview = False
+
+    def __init__(self, networks: dict[str, nn.Module], config: TrainConfig):
+        super().__init__(networks, config)
+        options = dict(config.adversarial_training)
+        self.attack, self.epsilon, self.warmup_steps = None, 0.0, int(options.pop("warmup_steps", 0))
+        self.current_epsilon = 0.0
+        if options:
+            from core.robustness import ATTACKS
+
+            name = options.pop("attack", "pgd")
+            self.epsilon = float(options.pop("epsilon", 0.1))
+            if not 0 < self.epsilon <= 1:
+                raise UserError(f"adversarial_training.epsilon must be in (0, 1], got {self.epsilon}")
+            try:
+                self.attack = ATTACKS.get(name)(**options)
+            except TypeError as err:
+                raise UserError(f"invalid adversarial_training options for {name}: {err}") from None
+        self._held_out: tuple[Tensor, Tensor] | None = None
+
+    def set_step(self, step: int) -> None:
+        ramp = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
+        self.current_epsilon = self.epsilon * ramp
+
+    def loss(self, phase: str, batch: Batch) -> tuple[Tensor, Logs]:
+        classifier = self.networks["classifier"]
+        images = (batch["images"] + 1) / 2  # [B, C, H, W] in [0, 1]: the classifier normalises itself
+        labels = batch["labels"]
+        logs: Logs = {}
+        if self.attack is not None and self.current_epsilon > 0:
+            # Attack the bare module: several forward passes of a DDP wrapper before one backward are not allowed.
+            images = self.attack.perturb(_unwrap(classifier), images, labels, self.current_epsilon).detach()
+            logs["epsilon"] = self.current_epsilon
+        logits = classifier(images)
+        loss = F.cross_entropy(logits, labels)
+        accuracy = (logits.argmax(1) == labels).float().mean()
+        return loss, {"loss_c": loss.item(), "train_accuracy": accuracy.item(), **logs}
+
+    @torch.inference_mode()
+    def evaluate(self, network: nn.Module) -> Logs:
+        """Accuracy of `network` on the whole held-out split (`config.eval_split`)."""
+        if self._held_out is None:
+            from core.data import load_dataset
+
+            data = load_dataset(self.config.dataset, self.config.eval_split,
+                                image_size=self.config.image_size, channels=self.config.channels or None)
+            self._held_out = data.images, data.labels
+        images, labels = self._held_out
+        was_training = network.training
+        network.eval()
+        device = next(network.parameters()).device
+        correct = 0
+        for start in range(0, len(labels), 1000):
+            x = images[start : start + 1000].to(device).float() / 255
+            correct += (network(x).argmax(1).cpu() == labels[start : start + 1000]).sum().item()
+        network.train(was_training)
+        return {f"{self.config.eval_split}_accuracy": correct / len(labels), f"{self.config.eval_split}_images": len(labels)}

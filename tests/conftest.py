@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -41,9 +42,32 @@ def real_data_env(data_root: Path, monkeypatch: pytest.MonkeyPatch, fgl_cache: P
 @pytest.fixture
 def tiny_generator_dir(tmp_path: Path) -> Path:
     """A tiny class-conditional DCGAN exported in Hub format (random weights)."""
-    from core.hub import save_generator
+    from core.hub import save_model
     from core.models import DCGANConfig, DCGANGenerator
 
     torch.manual_seed(0)
     config = DCGANConfig(image_size=28, channels=1, z_dim=8, num_classes=3, width=8, class_names=["Shirt", "Bag", "Boot"])
-    return save_generator(DCGANGenerator(config), tmp_path / "dcgan-tiny")
+    return save_model(DCGANGenerator(config), tmp_path / "dcgan-tiny")
+
+
+@pytest.fixture
+def tiny_classifier_dir(tmp_path: Path) -> Path:
+    """A small conv classifier for 28 px grayscale images, exported in Hub format (random weights)."""
+    from core.hub import save_model
+    from core.models import Classifier, ClassifierConfig
+
+    torch.manual_seed(0)
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    config = ClassifierConfig(arch="cnn", width=4, stages=2, feature_dim=8, class_names=names)
+    return save_model(Classifier(config), tmp_path / "classifier-tiny")
+
+
+# --- app fixtures ---
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port on localhost that nothing listens on, for serving a Space in a test."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -6,7 +6,6 @@ import importlib
 import json
 import math
 import shutil
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from PIL import Image
 
 from core import demo as lab
 from core.errors import UserError
-from core.hub import save_generator
+from core.hub import save_model
 from core.models import DCGANConfig, DCGANGenerator
 
 PAD = 2  # core.images.make_grid's default padding
@@ -27,8 +26,8 @@ def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("models")
     gray = DCGANConfig(image_size=28, channels=1, z_dim=8, num_classes=3, width=8, class_names=["a", "b", "c"])
     rgb = DCGANConfig(image_size=64, channels=3, z_dim=8, num_classes=2, width=8, class_names=["x", "y"])
-    save_generator(DCGANGenerator(gray), root / "dcgan-gray")
-    save_generator(DCGANGenerator(rgb), root / "dcgan-rgb")
+    save_model(DCGANGenerator(gray), root / "dcgan-gray")
+    save_model(DCGANGenerator(rgb), root / "dcgan-rgb")
     return root
 
 
@@ -193,31 +192,25 @@ def test_unknown_model_label(models: dict) -> None:
 def test_app_turns_user_error_into_gr_error(offline: None) -> None:
     import gradio as gr
 
-    app = importlib.import_module("apps.dcgan.app")
-
+    # the wrapper every Space puts around its event handlers
     def fails(seed: int) -> None:
         raise UserError(f"bad seed {seed}")
 
     with pytest.raises(gr.Error, match="bad seed 3"):
-        app.friendly(fails)(3)
+        lab.friendly(fails)(3)
 
 
 # ---------------------------------------------------------------- the served Space
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
-
-def test_space_over_http(offline: None, models: dict, tmp_path: Path) -> None:
+def test_space_over_http(offline: None, models: dict, tmp_path: Path, free_port: int) -> None:
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
     app = importlib.import_module("apps.dcgan.app")
     demo = app.build_demo(models)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True)
     try:
         client = Client(url, verbose=False, download_files=str(tmp_path), analytics_enabled=False)
         path = client.predict("dcgan-gray", lab.ALL_CLASSES, 3, 5, api_name="/generate")

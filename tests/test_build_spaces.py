@@ -12,8 +12,8 @@ import pytest
 
 from apps import build_spaces
 from core import demo as lab
-from core.hub import save_generator
-from core.models import DCGANConfig, DCGANGenerator
+from core.hub import save_model
+from core.models import Classifier, ClassifierConfig, DCGANConfig, DCGANGenerator
 
 SPACE = build_spaces.APPS_DIR / "dcgan"
 
@@ -28,7 +28,12 @@ def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         config = DCGANConfig(
             image_size=size, channels=channels, z_dim=8, num_classes=2, width=8, class_names=["top", "shoe"]
         )
-        save_generator(DCGANGenerator(config), root / name)
+        save_model(DCGANGenerator(config), root / name)
+    # main() builds every Space: tiny 28 px classifiers for the others' models
+    for space in build_spaces.find_spaces():
+        for name in build_spaces.shipped_models(space):
+            if not (root / name).exists():
+                save_model(Classifier(ClassifierConfig(arch="dense", hidden=8)), root / name)
     return root
 
 
@@ -98,7 +103,9 @@ def test_built_space_runs_on_its_own(models_root: Path, tmp_path: Path) -> None:
 
 def test_hub_models_ship_no_weights(tmp_path: Path) -> None:
     assert (
-        build_spaces.main(["--out", str(tmp_path), "--hub-models", "you/dcgan-fashion-mnist, you/dcgan-clothing-64"])
+        build_spaces.main(
+            ["--out", str(tmp_path), "--space", "dcgan", "--hub-models", "you/dcgan-fashion-mnist, you/dcgan-clothing-64"]
+        )
         == 0
     )
     out = tmp_path / "dcgan"
@@ -120,15 +127,34 @@ def test_hub_models_ship_no_weights(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("spec", ["not-a-repo-id", "you/a,bad/id/x", " , "])
 def test_bad_hub_models(spec: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert build_spaces.main(["--out", str(tmp_path), "--hub-models", spec]) == 2
+    assert build_spaces.main(["--out", str(tmp_path), "--space", "dcgan", "--hub-models", spec]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --hub-models") and err.count("\n") == 1
+
+
+def test_hub_models_need_one_space_and_spaces_must_exist(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert build_spaces.main(["--out", str(tmp_path), "--hub-models", "you/a"]) == 2
+    assert "name that Space with --space" in capsys.readouterr().err
+    assert build_spaces.main(["--out", str(tmp_path), "--space", "nope"]) == 2
+    assert "unknown Space(s) nope; known: dcgan, robustness" in capsys.readouterr().err
+
+
+def test_robustness_space_ships_its_classifiers_and_results(models_root: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "robustness.jsonl").write_text("{}\n")
+    out = build_spaces.build_space(build_spaces.APPS_DIR / "robustness", tmp_path / "out", models_root,
+                                   results_root=results)
+    shipped = build_spaces.shipped_models(build_spaces.APPS_DIR / "robustness")
+    assert len(shipped) == 4 and sorted(p.name for p in (out / "pretrained").iterdir()) == sorted(shipped)
+    assert (out / "results" / "robustness.jsonl").read_text() == "{}\n"
+    assert (out / "examples").is_dir() and (out / "app.py").is_file()
     assert not (tmp_path / "dcgan").exists()
 
 
 def test_missing_model_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     partial = tmp_path / "pretrained"
-    save_generator(DCGANGenerator(DCGANConfig(z_dim=8, width=8)), partial / "dcgan-fashion-mnist")
+    save_model(DCGANGenerator(DCGANConfig(z_dim=8, width=8)), partial / "dcgan-fashion-mnist")
     assert build_spaces.main(["--out", str(tmp_path / "dist"), "--models-root", str(partial)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err

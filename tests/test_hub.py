@@ -57,7 +57,7 @@ def test_card_shows_the_latest_successful_benchmark_rows(real_data_env, tmp_path
 
 
 def test_export_refuses_an_unfinished_run(tmp_path) -> None:
-    with pytest.raises(UserError, match="no finished generator"):
+    with pytest.raises(UserError, match="no finished model"):
         export_run(tmp_path, "x", out_root=tmp_path / "out")
 
 

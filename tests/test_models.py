@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from core.errors import UserError
-from core.hub import save_generator
+from core.hub import save_model
 from core.models import MODELS, DCGANConfig, DCGANDiscriminator, DCGANGenerator
 
 
@@ -47,14 +47,14 @@ def test_invalid_configs_are_user_errors() -> None:
         family.make_config(image_size=48)
     with pytest.raises(UserError, match="unknown dcgan setting"):
         family.make_config(image_size=28, depth=3)
-    with pytest.raises(UserError, match="unknown model 'stylegan'; known: dcgan"):
+    with pytest.raises(UserError, match="unknown model 'stylegan'; known: classifier, dcgan"):
         MODELS.get("stylegan")
 
 
 def test_save_load_round_trip_is_exact_and_strict(tmp_path) -> None:
     config = DCGANConfig(image_size=32, channels=3, z_dim=12, num_classes=4, width=8, class_names=list("abcd"))
     generator = DCGANGenerator(config).eval()
-    folder = save_generator(generator, tmp_path / "g")
+    folder = save_model(generator, tmp_path / "g")
     saved = json.loads((folder / "config.json").read_text())
     assert saved["family"] == "dcgan" and saved["class_names"] == list("abcd") and saved["image_size"] == 32
 

@@ -11,7 +11,7 @@ import torch
 from torchvision.datasets import FashionMNIST
 
 from benchmarks.throughput import GEN_METRICS, TRAIN_METRICS, Scenario, main, run
-from core.hub import save_generator
+from core.hub import save_model
 from core.models import DCGANConfig, DCGANGenerator
 from core.results import device_label, read_rows
 from core.train.config import resolve_config
@@ -24,7 +24,7 @@ def export_tiny(folder: Path, train_overrides: dict | None = None) -> Path:
     torch.manual_seed(0)
     names = list(FashionMNIST.classes)
     config = DCGANConfig(image_size=28, channels=1, z_dim=8, num_classes=10, width=8, class_names=names)
-    save_generator(DCGANGenerator(config), folder)
+    save_model(DCGANGenerator(config), folder)
     overrides = {"steps": 2, "model_config": {"z_dim": 8}, **(train_overrides or {})}
     train = resolve_config("dcgan-fashion-mnist", "smoke", overrides)
     record = {"summary": {"recipe": train.recipe, "preset": train.preset}, "config": train.to_dict()}

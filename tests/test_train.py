@@ -175,6 +175,24 @@ def test_batch_stream_is_a_deterministic_sharded_permutation() -> None:
         BatchStream(data, batch_size=16, seed=0, world=2)
 
 
+def test_random_shifts_translate_whole_images_deterministically() -> None:
+    from core.data import ImageData
+    from core.train.trainer import BatchStream, random_shift
+
+    # One bright pixel in the middle of a dark 9x9 image: a shift moves it by at most 2 pixels per axis.
+    images = torch.zeros(64, 1, 9, 9, dtype=torch.uint8)
+    images[:, :, 4, 4] = 255
+    shifted = random_shift(images.float(), 2, torch.Generator().manual_seed(0))
+    positions = {tuple(divmod(int(img.argmax()), 9)) for img in shifted[:, 0]}
+    assert positions <= {(y, x) for y in range(2, 7) for x in range(2, 7)} and len(positions) > 10
+    assert torch.equal(shifted.sum((1, 2, 3)), torch.full((64,), 255.0))  # moved, never cropped away or duplicated
+    data = ImageData(images, torch.zeros(64, dtype=torch.long), ["a"], "fashion-mnist", "train")
+    stream = BatchStream(data, batch_size=8, seed=3, shift=2)
+    assert torch.equal(stream(5)["images"], BatchStream(data, batch_size=8, seed=3, shift=2)(5)["images"])
+    with pytest.raises(UserError, match="shift must be between 0 and 3"):
+        BatchStream(data, batch_size=8, seed=3, shift=5)
+
+
 def test_threads_setting_limits_torch_threads(real_data_env, tmp_path) -> None:
     before = torch.get_num_threads()
     try:

@@ -7,30 +7,10 @@ and core.inference. Run from the repo with `python -m apps.dcgan.app`, or
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import TypeVar
-
 import gradio as gr
 from PIL import Image
 
 from core import demo as lab
-from core.errors import UserError
-
-F = TypeVar("F", bound=Callable)
-
-
-def friendly(fn: F) -> F:
-    """Show a UserError as a one-line gr.Error popup instead of a stack trace."""
-
-    @functools.wraps(fn)
-    def wrapper(*args):
-        try:
-            return fn(*args)
-        except UserError as err:
-            raise gr.Error(str(err)) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def build_demo(models: dict[str, str] | None = None) -> gr.Blocks:
@@ -39,15 +19,15 @@ def build_demo(models: dict[str, str] | None = None) -> gr.Blocks:
     first = next(iter(models), None)
     names = lab.class_choices(models[first]) if first else []
 
-    @friendly
+    @lab.friendly
     def generate(model: str, class_name: str, seed: float, n: float) -> Image.Image:
         return lab.sample_grid(lab.pick(models, model), n, seed, class_name)
 
-    @friendly
+    @lab.friendly
     def interpolate(model: str, class_name: str, seed_a: float, seed_b: float, steps: float) -> Image.Image:
         return lab.interpolation_strip(lab.pick(models, model), seed_a, seed_b, steps, class_name)
 
-    @friendly
+    @lab.friendly
     def select_model(model: str) -> tuple[gr.Dropdown, gr.Dropdown, str]:
         source = lab.pick(models, model)
         classes = lab.class_choices(source)

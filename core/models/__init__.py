@@ -1,7 +1,11 @@
 """Model families. Importing this package registers every family in MODELS."""
 
-from core.models import dcgan
-from core.models.base import MODELS, GANFamily
+from core.models import classifier, dcgan
+from core.models.base import MODELS, ModelFamily
+from core.models.classifier import Classifier, ClassifierConfig
 from core.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 
-__all__ = ["MODELS", "DCGANConfig", "DCGANDiscriminator", "DCGANGenerator", "GANFamily", "dcgan"]
+__all__ = [
+    "MODELS", "Classifier", "ClassifierConfig", "DCGANConfig", "DCGANDiscriminator", "DCGANGenerator", "ModelFamily",
+    "classifier", "dcgan",
+]

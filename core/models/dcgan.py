@@ -18,7 +18,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from core.models.base import GANFamily, register_family
+from core.models.base import ModelFamily, register_family
 
 SUPPORTED_SIZES = (28, 32, 64, 128)
 
@@ -151,11 +151,10 @@ def _dcgan_init(module: nn.Module) -> None:
 
 
 register_family(
-    GANFamily(
+    ModelFamily(
         name="dcgan",
         config_class=DCGANConfig,
-        generator_class=DCGANGenerator,
-        discriminator_class=DCGANDiscriminator,
+        networks={"generator": DCGANGenerator, "discriminator": DCGANDiscriminator},
         objective="image-gan",
     )
 )

@@ -30,12 +30,17 @@ class TrainConfig:
     channels: int = 0  # 0 = the dataset's own
     conditional: bool = True  # condition on the dataset's class labels
     hflip: bool = False  # random horizontal flips of real images
+    shift: int = 0  # random translations of real images by up to this many pixels
     loss: str = "nonsaturating"  # a name in core.losses.ADVERSARIAL_LOSSES
     loss_options: dict = field(default_factory=dict)  # e.g. {"gp_weight": 10.0} for wgan-gp
+    # classifiers: attack the batch before the loss, e.g. {"attack": "pgd", "epsilon": 0.1, "steps": 7}
+    adversarial_training: dict = field(default_factory=dict)
+    eval_split: str = "test"  # held-out split the objective evaluates on (classifiers: accuracy)
     # optimisation
     batch_size: int = 64  # per device
     lr: dict = field(default_factory=lambda: {"G": 2e-4, "D": 2e-4})  # per objective phase
     betas: tuple = (0.5, 0.999)
+    lr_schedule: str = "constant"  # constant | cosine (decays to 0 at `steps`)
     ema_decay: float = 0.999
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16 ("auto": bf16 on GPUs that support it)
     seed: int = 0
@@ -51,6 +56,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise UserError(f"lr_schedule must be constant or cosine, not {self.lr_schedule!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +83,31 @@ PRESETS: dict[str, dict[str, Any]] = {
     "full": {"steps": 30000, "batch_size": 128, "sample_every": 2000, "checkpoint_every": 1000, "log_every": 100},
 }
 
+_FASHION_MNIST_STATS = {"mean": [0.2860], "std": [0.3530]}  # of the full Fashion-MNIST train set
+
+
+def _classifier(model_config: dict[str, Any], quick_steps: int, presets: dict | None = None, **settings: Any) -> dict[str, Any]:
+    """A classifier recipe: Adam with a cosine schedule, test accuracy every 200 steps (quick)."""
+    return {
+        "model": "classifier",
+        "dataset": "fashion-mnist",
+        "image_size": 28,
+        "batch_size": 128,
+        "lr": {"C": 1e-3},
+        "betas": (0.9, 0.999),
+        "lr_schedule": "cosine",
+        "ema_decay": 0.99,
+        "model_config": model_config,
+        **settings,
+        "presets": {
+            # sample_every is when a classifier is evaluated on its held-out split
+            "quick": {"steps": quick_steps, "sample_every": 200, "checkpoint_every": 200},
+            "full": {"steps": 4 * quick_steps, "sample_every": 1000},
+            **(presets or {}),
+        },
+    }
+
+
 RECIPES: dict[str, dict[str, Any]] = {
     "dcgan-fashion-mnist": {
         "model": "dcgan",
@@ -95,6 +127,40 @@ RECIPES: dict[str, dict[str, Any]] = {
         # per-preset tweaks: 64 px RGB is slower per step than 28 px grayscale
         "presets": {"smoke": {"split": "validation"}, "quick": {"steps": 6000, "checkpoint_every": 200}},
     },
+    # Classifiers: the robustness lab's subjects and the metrics' feature extractors.
+    # quick: 1,000 steps of 128 are about 15 epochs of the 8,226-image Fashion-MNIST prefix.
+    "classifier-dense-fashion-mnist": _classifier({"arch": "dense", **_FASHION_MNIST_STATS}, quick_steps=1300),
+    # conv and cnn: flips and 2-pixel shifts, without which the 8,226-image prefix is overfitted below 90 %
+    "classifier-conv-fashion-mnist": _classifier(
+        {"arch": "conv", "dropout": 0.3, **_FASHION_MNIST_STATS}, quick_steps=2000, hflip=True, shift=2
+    ),
+    "classifier-conv-adv-fashion-mnist": _classifier(
+        {"arch": "conv", **_FASHION_MNIST_STATS},
+        quick_steps=1200,
+        hflip=True,
+        # PGD-AT at the benchmark's middle epsilon (3 steps of 0.04, CPU-sized); epsilon ramps up over 200 steps
+        adversarial_training={"attack": "pgd", "epsilon": 0.1, "steps": 3, "step_size": 0.04, "warmup_steps": 200},
+        presets={"smoke": {"adversarial_training": {"steps": 2, "warmup_steps": 0}}},
+    ),
+    "features-fashion-mnist": _classifier(
+        {"arch": "cnn", "width": 32, "stages": 3, "feature_dim": 128, "dropout": 0.2, **_FASHION_MNIST_STATS},
+        quick_steps=1000,
+        hflip=True,
+        shift=2,
+    ),
+    "classifier-clothing-64": _classifier(
+        {
+            "arch": "cnn", "width": 16, "stages": 4, "feature_dim": 256, "dropout": 0.3,
+            # per-channel statistics of the clothing train split at 64 px
+            "mean": [0.538, 0.465, 0.454], "std": [0.248, 0.240, 0.228],
+        },
+        quick_steps=1200,  # 25 epochs of the 3,068 training photos
+        dataset="clothing",
+        image_size=64,
+        hflip=True,
+        batch_size=64,
+        presets={"smoke": {"split": "validation"}},
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""The one trainer: any registered family, any adversarial loss, on `accelerate`.
+"""The one trainer: any registered family, any objective, on `accelerate`.
 
 It knows phases and optimizers, never loss internals: each iteration calls
 `objective.loss(phase, batch)` for the objective's phases in order and steps
@@ -9,10 +9,11 @@ A run folder holds:
     config.json        the resolved TrainConfig (+ the model config)
     command.txt        the exact command that started the run
     metrics.csv        averaged losses every `log_every` steps
-    samples/           grids from the EMA generator with fixed noise
+    samples/           grids from the EMA generator with fixed noise (generators)
+    evaluation.csv     held-out metrics of the EMA network, e.g. test accuracy (classifiers)
     checkpoints/last/  full state: networks, EMA, optimizers, step, RNG
-    generator/         the final EMA generator (config.json + model.safetensors)
-    summary.json       what was trained on what, for how long, how fast
+    generator/         the final EMA network, named after it (classifier/ for classifiers)
+    summary.json       what was trained on what, for how long, how fast, final held-out metrics
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ from tqdm.auto import tqdm
 
 from core.data import ImageData, load_dataset
 from core.errors import UserError
-from core.hub import save_generator
+from core.hub import save_model
 from core.images import make_grid, save_png, to_uint8
-from core.losses import ADVERSARIAL_LOSSES, OBJECTIVES, AdversarialLoss, Objective, Phase
+from core.losses import OBJECTIVES, Objective, Phase
 from core.models import MODELS
 from core.train.checkpoint import load_state, save_state
 from core.train.config import TrainConfig
@@ -69,10 +70,15 @@ class BatchStream:
     reproduces exactly the batches an uninterrupted run would have seen.
     """
 
-    def __init__(self, data: ImageData, batch_size: int, seed: int, rank: int = 0, world: int = 1, hflip: bool = False):
+    def __init__(
+        self, data: ImageData, batch_size: int, seed: int, rank: int = 0, world: int = 1, hflip: bool = False, shift: int = 0
+    ):
         if len(data) < batch_size * world:
             raise UserError(f"batch size {batch_size} x {world} process(es) is larger than the dataset ({len(data)} images)")
-        self.data, self.batch_size, self.seed, self.rank, self.world, self.hflip = data, batch_size, seed, rank, world, hflip
+        if shift < 0 or shift >= data.image_size // 2:
+            raise UserError(f"shift must be between 0 and {data.image_size // 2 - 1} pixels, got {shift}")
+        self.data, self.batch_size, self.seed, self.rank, self.world = data, batch_size, seed, rank, world
+        self.hflip, self.shift = hflip, shift
         self.batches_per_epoch = len(data) // (batch_size * world)
         self._epoch, self._order = -1, torch.empty(0)
 
@@ -87,11 +93,21 @@ class BatchStream:
             self._epoch, self._order = epoch, torch.randperm(len(self.data), generator=rng)
         start = (position * self.world + self.rank) * self.batch_size
         images, labels = self.data.batch(self._order[start : start + self.batch_size])
+        rng = torch.Generator().manual_seed(hash((self.seed, step, self.rank)) % 2**62)
         if self.hflip:
-            rng = torch.Generator().manual_seed(hash((self.seed, step, self.rank)) % 2**62)
             flip = torch.rand(images.shape[0], generator=rng) < 0.5
             images[flip] = images[flip].flip(-1)
+        if self.shift:
+            images = random_shift(images, self.shift, rng)
         return {"images": images, "labels": labels}
+
+
+def random_shift(images: torch.Tensor, shift: int, rng: torch.Generator) -> torch.Tensor:
+    """Each image [B, C, H, W] translated by up to `shift` pixels per axis (edges replicated)."""
+    size = images.shape[-1]
+    padded = torch.nn.functional.pad(images, (shift,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * shift + 1, (images.shape[0], 2), generator=rng).tolist()
+    return torch.stack([padded[i, :, dy : dy + size, dx : dx + size] for i, (dy, dx) in enumerate(offsets)])
 
 
 def resolve_precision(requested: str) -> str:
@@ -132,20 +148,24 @@ class Trainer:
             }
         )
         networks = self.family.build(self.model_config)
-        self.ema = EMA(networks["generator"], config.ema_decay)
+        self.ema = EMA(networks[self.family.exported], config.ema_decay)
         self.ema.shadow.to(acc.device)
         objective_class = OBJECTIVES.get(self.family.objective)
         self.networks, self.optimizers = self._prepare(networks, objective_class.phases)
-        self.objective: Objective = objective_class(self.networks, self._adversarial_loss())
+        self.objective: Objective = objective_class(self.networks, config)
         self.stream = BatchStream(
-            self.data, config.batch_size, config.seed, acc.process_index, acc.num_processes, config.hflip
+            self.data, config.batch_size, config.seed, acc.process_index, acc.num_processes, config.hflip, config.shift
         )
         self.step = 0
         self._seconds_before, self._session_start = 0.0, time.monotonic()
         if acc.is_main_process:
             self._write_run_files(command)
         self._resume()
-        self.preview_inputs = self.objective.preview_inputs(self.stream(0), config.preview_count, config.seed)
+        self.preview_inputs = (
+            self.objective.preview_inputs(self.stream(0), config.preview_count, config.seed)
+            if self.objective.has_preview else {}
+        )
+        self.evaluation: dict[str, float] = {}
 
     def _prepare(self, networks: dict[str, nn.Module], phases: tuple[Phase, ...]) -> tuple[dict, dict]:
         """One Adam per phase over the networks that phase trains, all wrapped by accelerate."""
@@ -157,13 +177,6 @@ class Trainer:
             optimizers[phase.name] = torch.optim.Adam(params, lr=self.config.lr[phase.name], betas=self.config.betas)
         prepared = self.accelerator.prepare(*networks.values(), *optimizers.values())
         return dict(zip(networks, prepared[: len(networks)])), dict(zip(optimizers, prepared[len(networks) :]))
-
-    def _adversarial_loss(self) -> AdversarialLoss:
-        loss_class = ADVERSARIAL_LOSSES.get(self.config.loss)
-        try:
-            return loss_class(**self.config.loss_options)
-        except TypeError as err:
-            raise UserError(f"invalid loss_options for {self.config.loss}: {err}") from None
 
     # ------------------------------------------------------------------ run folder
 
@@ -223,7 +236,8 @@ class Trainer:
         if self.accelerator.num_processes > 1:
             # RNG streams are per process; re-derive them rather than share rank 0's.
             set_seed(self.config.seed + self.step, device_specific=True)
-        _truncate_metrics(self.run_dir / "metrics.csv", self.step)
+        for log in ("metrics.csv", "evaluation.csv"):
+            _truncate_metrics(self.run_dir / log, self.step)
         self.accelerator.print(f"resumed {self.run_dir} at step {self.step}")
 
     # ------------------------------------------------------------------ loop
@@ -252,6 +266,7 @@ class Trainer:
                         running.clear()
                     if self.step % config.sample_every == 0:
                         self.save_samples()
+                        self.evaluate()
                     if self.step % config.checkpoint_every == 0 or stop.requested:
                         self.save_checkpoint()
                     if stop.requested:
@@ -266,9 +281,10 @@ class Trainer:
         seconds = time.monotonic() - started
         self.save_checkpoint()
         self.save_samples()
+        self.evaluate()
         images_per_s = (self.step - start_step) * config.batch_size * acc.num_processes / max(seconds, 1e-9)
         if acc.is_main_process:
-            self.export_generator(self.run_dir / "generator")
+            self.export_model(self.run_dir / self.family.exported)
             self._write_summary(images_per_s)
         return TrainResult(self.run_dir, self.step, seconds, images_per_s)
 
@@ -276,6 +292,7 @@ class Trainer:
         """One iteration (every phase of the objective, then the EMA) at `self.step`, which it advances."""
         acc = self.accelerator
         self.objective.set_step(self.step)
+        self._set_learning_rates()
         batch = {key: value.to(acc.device) for key, value in self.stream(self.step).items()}
         logs: dict[str, float] = {}
         for phase in self.objective.phases:
@@ -290,13 +307,23 @@ class Trainer:
             acc.backward(loss)
             optimizer.step()
             logs.update(phase_logs)
-        self.ema.update(acc.unwrap_model(self.networks["generator"]), self.step)
+        self.ema.update(acc.unwrap_model(self.networks[self.family.exported]), self.step)
         self.step += 1
         return logs
 
+    def _set_learning_rates(self) -> None:
+        """The schedule is a function of the step alone, so resuming needs no scheduler state."""
+        config = self.config
+        factor = 1.0
+        if config.lr_schedule == "cosine":
+            factor = 0.5 * (1 + np.cos(np.pi * min(self.step, config.steps) / max(config.steps, 1)))
+        for name, optimizer in self.optimizers.items():
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr[name] * factor
+
     @torch.no_grad()
     def save_samples(self) -> Path | None:
-        if not self.accelerator.is_main_process:
+        if not self.accelerator.is_main_process or not self.objective.has_preview:
             return None
         inputs = {k: v.to(self.accelerator.device) for k, v in self.preview_inputs.items()}
         images = to_uint8(self.objective.preview(self.ema.shadow, inputs))
@@ -304,15 +331,28 @@ class Trainer:
         scale = max(1, 256 // images.shape[1] // 2)
         return save_png(make_grid(images, nrow=nrow), self.run_dir / "samples" / f"step_{self.step:06d}.png", scale)
 
-    def export_generator(self, folder: Path) -> None:
-        """The EMA generator in Hub format: config.json + model.safetensors."""
-        save_generator(self.ema.shadow, folder)
+    def evaluate(self) -> dict[str, float]:
+        """The objective's held-out metrics of the EMA network, appended to evaluation.csv."""
+        if not self.accelerator.is_main_process or self.evaluation.get("step") == self.step:
+            return {}
+        metrics = self.objective.evaluate(self.ema.shadow)
+        if metrics:
+            self.evaluation = {"step": self.step, **metrics}
+            self._append_csv(self.run_dir / "evaluation.csv", self.evaluation)
+        return metrics
+
+    def export_model(self, folder: Path) -> None:
+        """The EMA network in Hub format: config.json + model.safetensors."""
+        save_model(self.ema.shadow, folder)
 
     def _log(self, values: dict[str, float], elapsed: float, steps_done: int) -> None:
         if not self.accelerator.is_main_process:
             return
         row = {"step": self.step, "elapsed_s": round(elapsed, 2), **{k: round(v, 5) for k, v in values.items()}}
-        path = self.run_dir / "metrics.csv"
+        self._append_csv(self.run_dir / "metrics.csv", row)
+
+    @staticmethod
+    def _append_csv(path: Path, row: dict[str, Any]) -> None:
         new = not path.exists() or path.stat().st_size == 0
         with open(path, "a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(row), extrasaction="ignore")
@@ -337,6 +377,7 @@ class Trainer:
             "num_images": len(self.data),
             "torch": torch.__version__,
             "final_losses": _last_metrics(self.run_dir / "metrics.csv"),
+            "evaluation": self.evaluation,
         }
         summary_path.write_text(json.dumps(summary, indent=2))
 
