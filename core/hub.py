@@ -115,7 +115,8 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
 
 ARCH_DESCRIPTIONS = {
     "dense": ("dense (multilayer perceptron)", "flatten -> {hidden} ReLU -> {num_classes}"),
-    "conv": ("convolutional", "5x5 conv 64 -> ReLU, max-pool -> 5x5 conv 128 -> ReLU, max-pool -> flatten -> {num_classes}"),
+    "conv": ("convolutional", ("5x5 conv 64{norm} -> ReLU, max-pool -> 5x5 conv 128{norm} -> ReLU, max-pool -> flatten "
+             "-> {num_classes} ({padding} convolutions)")),
     "cnn": ("small VGG-style CNN", ("{stages} stages of two 3x3 conv + batch norm + ReLU (width {width}, doubling), max-pool -> "
             "global average pool -> {feature_dim}-d embedding -> {num_classes}")),
 }
@@ -139,7 +140,11 @@ def _classifier_card(folder: Path, model: dict[str, Any], train: dict[str, Any],
             f" ({', '.join(f'{k}={v}' for k, v in adversarial.items())})" if adversarial else "")
     return {
         "arch_title": title,
-        "arch_layers": layers.format(**model),
+        "arch_layers": layers.format(
+            **model,
+            norm=" + batch norm" if model.get("batch_norm") else "",
+            padding="same-size" if model.get("conv_padding") else "valid",
+        ),
         "parameters": parameters,
         "feature_dim": Classifier(model).feature_dim,
         "adversarial": described,

@@ -106,7 +106,7 @@ def test_list_models_by_kind(tiny_classifier_dir, tiny_generator_dir) -> None:
 
 def test_smoke_training_evaluates_exports_and_documents_test_accuracy(real_data_env, tmp_path) -> None:
     run = tmp_path / "run"
-    config = resolve_config("classifier-conv-fashion-mnist", "smoke", {"steps": 30, "batch_size": 32})
+    config = resolve_config("classifier-conv-fashion-mnist", "smoke", {"steps": 30, "batch_size": 32, "sample_every": 15})
     result = train(config, run, command="python -m core train --recipe classifier-conv-fashion-mnist --preset smoke", progress=False)
     assert result.step == 30
     for path in ("classifier/config.json", "classifier/model.safetensors", "evaluation.csv", "metrics.csv"):
