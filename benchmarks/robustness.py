@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from core.data import ImageData, load_dataset
 from core.errors import UserError
-from core.inference import list_models, load_classifier_cached, resolve_source
+from core.inference import list_models, load_classifier_cached, resolve_device, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
 from core.results import Row, append_rows, device_label
 from core.robustness import ATTACKS, PGD, Attack, accuracy_curve, clean_correct
@@ -142,12 +142,6 @@ def model_dataset(source: str) -> str:
 def test_split(dataset: str, image_size: int, channels: int) -> ImageData:
     """The dataset's test split at the model's input size, loaded once per benchmark run."""
     return load_dataset(dataset, "test", image_size=image_size, channels=channels)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("CUDA is not available on this machine; use --device cpu")
-    return torch.device(name)
 
 
 # ---------------------------------------------------------------------- report

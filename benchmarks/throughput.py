@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from core.errors import UserError
 from core.hub import read_config
-from core.inference import GeneratorPipeline, list_models, resolve_source
+from core.inference import GeneratorPipeline, list_models, resolve_device, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
 from core.results import Row, append_rows, device_label
 from core.train.config import TrainConfig, config_from_dict, resolve_config
@@ -229,12 +229,6 @@ def measure_generation(scenario: Scenario, dataset: str, label: str, tick: Calla
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("CUDA is not available on this machine; use --device cpu")
-    return torch.device(name)
 
 
 def synchronize(device: torch.device) -> None:

@@ -212,6 +212,13 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def resolve_device(name: str) -> torch.device:
+    """`name` ("cpu", "cuda", "cuda:1") as a device; asking for CUDA on a machine without it is a UserError."""
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("CUDA is not available on this machine; use --device cpu")
+    return torch.device(name)
+
+
 def resolve_source(source: str | Path) -> Path:
     """A local model folder for `source`: the folder itself, a name in pretrained/, or a Hub download."""
     path = Path(source).expanduser()
