@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PRESET ?= quick
 APP ?= dcgan
+PROFILE ?= quick
 
 # Offline-safe defaults: data and caches inside the repo, no telemetry,
 # and the Hub switched off unless a token says you mean to use it.
@@ -19,13 +20,15 @@ ifeq ($(strip $(HF_TOKEN)),)
 export HF_HUB_OFFLINE ?= 1
 endif
 
-.PHONY: help install test train bench demo spaces lint clean distclean
+.PHONY: help install test train bench publish-results dashboard demo spaces lint clean distclean
 
 help:
 	@echo "make install   virtualenv in $(VENV) (rebuilt only when requirements change)"
 	@echo "make test      the test suite (installs first)"
 	@echo "make train     train and export the shipped models (PRESET=smoke|quick|full, default quick; MODELS=... for some)"
-	@echo "make bench     run the benchmarks, print figures, append rows to results/"
+	@echo "make bench     run every benchmark (PROFILE=quick|full), append rows to results/, write results/summary.md"
+	@echo "make publish-results REPO_ID=you/name   upload results/ to a Hub dataset repo"
+	@echo "make dashboard the Streamlit dashboard of results/ (RESULTS_SOURCE=folder or Hub dataset id)"
 	@echo "make demo      launch a Gradio Space locally (APP=dcgan|robustness)"
 	@echo "make spaces    assemble every Space into dist/spaces/<name>/, ready to push"
 	@echo "make lint      ruff"
@@ -57,9 +60,15 @@ train: install
 	done
 
 bench: install
-	$(PY) -m benchmarks.throughput
-	$(PY) -m benchmarks.robustness
-	$(PY) -m core card $(wildcard pretrained/*/)
+	$(PY) -m benchmarks run --profile $(PROFILE); status=$$?; \
+	$(PY) -m core card $(wildcard pretrained/*/) && exit $$status
+
+publish-results: install
+	@test -n "$(REPO_ID)" || { echo "usage: make publish-results REPO_ID=you/fashion-gan-lab-results"; exit 2; }
+	$(PY) -m benchmarks publish --repo-id $(REPO_ID)
+
+dashboard: install
+	$(PY) -m streamlit run apps/dashboard/app.py --server.headless true
 
 demo: install
 	$(PY) -m apps.$(APP).app

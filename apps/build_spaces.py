@@ -1,13 +1,15 @@
-"""Assemble every Gradio Space under apps/ into a self-contained folder, ready to push to the Hub.
+"""Assemble every Space under apps/ into a self-contained folder, ready to push to the Hub.
 
     python -m apps.build_spaces [--space NAME ...] [--out dist/spaces] [--models-root pretrained]
                                 [--results-root results] [--hub-models user/a,user/b]
 
 A Space is a folder under apps/ with app.py and README.md. Its build,
 dist/spaces/<name>/, holds the Space's own files, a copy of core/ (so
-`python app.py` runs there as is), the models listed in the Space's
-space.toml (`models = [...]`), copied to pretrained/<model>/, and the
-benchmark result files it lists (`results = [...]`), copied to results/.
+`python app.py` runs there as is; `core = [...]` in space.toml ships only
+those files of it), the models listed in the Space's space.toml
+(`models = [...]`), copied to pretrained/<model>/, and the benchmark result
+files it lists (`results = [...]`, names or glob patterns in results/ such
+as "*.jsonl" or "samples/*.png"), copied to results/.
 With --hub-models (for one --space) the build ships no weights: the Space
 loads those Hub repos instead (see core.demo).
 """
@@ -50,8 +52,14 @@ def shipped_models(space: Path) -> list[str]:
 
 
 def shipped_results(space: Path) -> list[str]:
-    """The result files (names in results/) a Space ships, from its space.toml."""
+    """The result files (names or glob patterns in results/) a Space ships, from its space.toml."""
     return list(space_config(space).get("results", []))
+
+
+def shipped_core(space: Path) -> list[str] | None:
+    """The files of core/ a Space ships, from its space.toml; None (no `core` key) ships the whole package."""
+    files = space_config(space).get("core")
+    return None if files is None else list(files)
 
 
 def parse_hub_models(spec: str) -> list[str]:
@@ -81,18 +89,29 @@ def build_space(
                 f"Space {space.name!r} ships model {name!r}, but {models_root / name} is not an exported model; "
                 f"export it (python -m core export RUN --name {name}), pass --models-root, or use --hub-models"
             )
+    core_files = shipped_core(space)
+    for name in core_files or []:
+        if not (PROJECT_ROOT / "core" / name).is_file():
+            raise UserError(f"Space {space.name!r} ships core/{name} (space.toml), but {PROJECT_ROOT / 'core' / name} "
+                            "does not exist")
     out = out_root / space.name
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(space, out, ignore=SKIP)
-    shutil.copytree(PROJECT_ROOT / "core", out / "core", ignore=SKIP_CACHE)
+    if core_files is None:
+        shutil.copytree(PROJECT_ROOT / "core", out / "core", ignore=SKIP_CACHE)
+    for name in core_files or []:
+        (out / "core" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT_ROOT / "core" / name, out / "core" / name)
     for name in models:
         shutil.copytree(models_root / name, out / "pretrained" / name, ignore=SKIP_CACHE)
-    for name in shipped_results(space):
+    for pattern in shipped_results(space):
         # Optional: a Space shows "no results yet" rather than failing when a benchmark has not run.
-        if (results_root / name).is_file():
-            (out / "results").mkdir(exist_ok=True)
-            shutil.copy2(results_root / name, out / "results" / name)
+        for path in sorted(results_root.glob(pattern)):
+            if path.is_file():
+                target = out / "results" / path.relative_to(results_root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
     if hub_models:
         (out / "README.md").write_text(with_hub_models((out / "README.md").read_text(), hub_models))
         (out / MODEL_SOURCE_FILE).write_text(",".join(hub_models) + "\n")
@@ -137,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError("--hub-models lists one Space's models: name that Space with --space")
         for space in spaces:
             out = build_space(space, args.out, args.models_root, hub_models, args.results_root)
-            print(f"built {out}  (run: cd {out} && python app.py)")
+            run = space_config(space).get("run", "python app.py")
+            print(f"built {out}  (run: cd {out} && {run})")
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -19,7 +19,6 @@ it resets accelerate's per-process state around each training measurement.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from core.hub import read_config
 from core.inference import GeneratorPipeline, list_models, resolve_device, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
 from core.results import Row, append_rows, device_label
-from core.train.config import TrainConfig, config_from_dict, resolve_config
+from core.train.config import TrainConfig, load_training_config
 from core.train.trainer import Trainer
 
 BENCHMARK = "throughput"
@@ -83,7 +82,7 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
     with tqdm(total=work, desc=f"{scenario.name} on {scenario.device}", leave=False, disable=not progress) as bar:
         try:
             folder = resolve_source(scenario.model)
-            config = training_config(folder)
+            config = load_training_config(folder)
             dataset = config.dataset
             rows += measure_training(scenario, folder, config, label, bar.update)
         except Exception as err:  # noqa: BLE001 - any failure is recorded as a row; the benchmark goes on
@@ -107,22 +106,6 @@ def error_rows(
 
 
 # ---------------------------------------------------------------------- training
-
-
-def training_config(folder: Path) -> TrainConfig:
-    """The TrainConfig the model was trained with, from its training.json."""
-    path = folder / "training.json"
-    if not path.is_file():
-        raise UserError(f"{folder} has no training.json: its training setup cannot be rebuilt")
-    record = json.loads(path.read_text())
-    saved = record.get("config")
-    if saved:
-        # A run's config.json also records the model config the trainer resolved: a result, not a setting.
-        return config_from_dict({k: v for k, v in saved.items() if k != "resolved_model_config"})
-    summary = record.get("summary", {})
-    if not summary.get("recipe"):
-        raise UserError(f"{path} has neither a config nor a recipe name in its summary")
-    return resolve_config(summary["recipe"], summary.get("preset") or "quick")
 
 
 def measure_training(

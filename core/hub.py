@@ -21,6 +21,7 @@ from torch import nn
 
 from core.errors import UserError
 from core.paths import HUB_CARDS_DIR, PRETRAINED_DIR, RESULTS_DIR
+from core.report import latest
 from core.results import read_rows
 
 CONFIG_FILE = "config.json"
@@ -96,7 +97,11 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
     model = read_config(folder)
     kind = family_of(model).kind
     metrics = latest_metrics(name, results_dir)
-    extra = _classifier_card(folder, model, training["config"], metrics) if kind == "classifier" else {}
+    if kind == "classifier":
+        extra = _classifier_card(folder, model, training["config"], metrics)
+    else:
+        extra = {"quality": quality_table(name, results_dir)}
+        metrics = [row for row in metrics if row["benchmark"] != "quality"]  # shown in their own table
     card = render_card(
         f"{kind}.md.j2",
         name=name,
@@ -179,18 +184,41 @@ def robustness_table(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def latest_metrics(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:
-    """The newest successful benchmark row of each (benchmark, metric, device, params) for `model`."""
+    """`model`'s successful rows from the newest run of each benchmark (core.report.latest), sorted."""
     results_dir = Path(results_dir)
     try:
         rows = read_rows(results_dir) if results_dir.is_dir() else []
     except ValueError as err:  # a damaged results file: say which line
         raise UserError(str(err)) from None
-    latest = {
-        (row["benchmark"], row["metric"], row["device"], json.dumps(row.get("params") or {}, sort_keys=True)): row
-        for row in rows
-        if row["model"] == model and row.get("error") is None and row["value"] is not None
-    }
-    return sorted(latest.values(), key=lambda r: (r["benchmark"], r["metric"], r["device"], json.dumps(r.get("params") or {}, sort_keys=True)))
+    mine = [row for row in latest(rows) if row["model"] == model and row.get("error") is None and row["value"] is not None]
+    return sorted(mine, key=lambda r: (r["benchmark"], r["metric"], r["device"], json.dumps(r.get("params") or {}, sort_keys=True)))
+
+
+def quality_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:
+    """The model's FID/KID/precision/recall per extractor, next to its baselines from the same run.
+
+    One line per (candidate, extractor): the model, the real held-out split,
+    and the untrained twin, as `python -m benchmarks.quality` measured them.
+    """
+    results_dir = Path(results_dir)
+    rows = latest(read_rows(results_dir), "quality") if results_dir.is_dir() else []
+    ok = [r for r in rows if r.get("error") is None and r["value"] is not None and "extractor" in (r.get("params") or {})]
+    mine = [r for r in ok if r["model"] == model]
+    lines: dict[tuple, dict[str, Any]] = {}
+    for extractor, dataset, size in sorted({(r["params"]["extractor"], r["dataset"], r["params"].get("image_size")) for r in mine}):
+        for row in ok:
+            p = row["params"]
+            same_protocol = (p["extractor"], row["dataset"], p.get("image_size")) == (extractor, dataset, size)
+            is_baseline = p.get("candidate") == "real" or (p.get("candidate") == "untrained" and p.get("generator") == model)
+            if same_protocol and (row["model"] == model or is_baseline):
+                line = lines.setdefault((extractor, row["model"]), {
+                    "model": row["model"], "extractor": extractor, "candidate": p.get("candidate", "trained"),
+                    "n_generated": p.get("n_generated"), "n_real": p.get("n_real"), "data": row.get("data") or "-",
+                    "device": row["device"], "commit": row.get("commit") or "-",
+                })
+                line[row["metric"]] = row["value"]
+    order = {"trained": 0, "real": 1, "untrained": 2}
+    return sorted(lines.values(), key=lambda line: (line["extractor"], order.get(line["candidate"], 3)))
 
 
 def render_card(template: str, **context: Any) -> str:

@@ -23,11 +23,13 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from core.paths import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    import torch
+# torch is imported inside the functions that need it: reading rows (the dashboard Space) must not need it.
 
 PACKAGE = "fashion-gan-lab"
 
@@ -35,6 +37,8 @@ PACKAGE = "fashion-gan-lab"
 @lru_cache(maxsize=1)
 def environment() -> dict[str, Any]:
     """Versions and git commit of this process; cached, since neither changes while it runs."""
+    import torch
+
     return {
         "versions": {
             "python": platform.python_version(),
@@ -82,6 +86,8 @@ def utc_timestamp() -> str:
 
 def device_label(device: str | torch.device) -> str:
     """"cpu (2 threads)" or "cuda (NVIDIA H200)", as in training summaries."""
+    import torch
+
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})" if torch.cuda.is_available() else "cuda (not available)"
@@ -104,6 +110,7 @@ class Row:
     params: dict[str, Any] = field(default_factory=dict)  # batch size, precision, steps, seed, ...
     data: str = ""  # what data the measurement read, honestly: subset or complete split
     error: str | None = None
+    run: str = ""  # the `python -m benchmarks` run that wrote the row ("" for a module run on its own)
     versions: dict[str, str] = field(default_factory=lambda: dict(environment()["versions"]))
     commit: str = field(default_factory=lambda: environment()["commit"])
     timestamp: str = field(default_factory=utc_timestamp)

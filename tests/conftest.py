@@ -51,6 +51,44 @@ def tiny_generator_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def make_tiny_dcgan():
+    """Export a tiny Fashion-MNIST DCGAN (random weights) with the training.json an export writes.
+
+    `make_tiny_dcgan(folder, train_overrides=None, seed=0)`; the recipe is
+    dcgan-fashion-mnist's smoke preset, so benchmarks can rebuild its training.
+    """
+    import json
+
+    from torchvision.datasets import FashionMNIST
+
+    from core.hub import save_model
+    from core.models import DCGANConfig, DCGANGenerator
+    from core.train.config import resolve_config
+
+    def export(folder: Path, train_overrides: dict | None = None, seed: int = 0) -> Path:
+        torch.manual_seed(seed)
+        config = DCGANConfig(image_size=28, channels=1, z_dim=8, num_classes=10, width=8,
+                             class_names=list(FashionMNIST.classes))
+        save_model(DCGANGenerator(config), folder)
+        overrides = {"steps": 2, "model_config": {"z_dim": 8}, **(train_overrides or {})}
+        train = resolve_config("dcgan-fashion-mnist", "smoke", overrides)
+        record = {"summary": {"recipe": train.recipe, "preset": train.preset}, "config": train.to_dict()}
+        (folder / "training.json").write_text(json.dumps(record))
+        return folder
+
+    return export
+
+
+@pytest.fixture
+def broken_generator_dir(tmp_path: Path) -> Path:
+    """A generator folder a benchmark cannot use: a config.json, but no weights and no training.json."""
+    folder = tmp_path / "dcgan-broken"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"family": "dcgan", "z_dim": 8}')
+    return folder
+
+
+@pytest.fixture
 def tiny_classifier_dir(tmp_path: Path) -> Path:
     """A small conv classifier for 28 px grayscale images, exported in Hub format (random weights)."""
     from core.hub import save_model

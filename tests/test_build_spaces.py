@@ -136,7 +136,7 @@ def test_hub_models_need_one_space_and_spaces_must_exist(tmp_path: Path, capsys:
     assert build_spaces.main(["--out", str(tmp_path), "--hub-models", "you/a"]) == 2
     assert "name that Space with --space" in capsys.readouterr().err
     assert build_spaces.main(["--out", str(tmp_path), "--space", "nope"]) == 2
-    assert "unknown Space(s) nope; known: dcgan, robustness" in capsys.readouterr().err
+    assert "unknown Space(s) nope; known: dashboard, dcgan, robustness" in capsys.readouterr().err
 
 
 def test_robustness_space_ships_its_classifiers_and_results(models_root: Path, tmp_path: Path) -> None:
@@ -150,6 +150,54 @@ def test_robustness_space_ships_its_classifiers_and_results(models_root: Path, t
     assert (out / "results" / "robustness.jsonl").read_text() == "{}\n"
     assert (out / "examples").is_dir() and (out / "app.py").is_file()
     assert not (tmp_path / "dcgan").exists()
+
+
+def test_dashboard_space_ships_results_and_runs_without_torch(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    (results / "samples").mkdir(parents=True)
+    line = {"benchmark": "quality", "model": "dcgan-fashion-mnist", "dataset": "fashion-mnist", "metric": "fid",
+            "value": 12.5, "unit": "", "device": "cpu (2 threads)", "params": {"role": "model", "extractor": "f"},
+            "data": "", "error": None, "timestamp": "2026-11-22T07:10:00+00:00"}
+    (results / "quality.jsonl").write_text(json.dumps(line) + "\n")
+    (results / "throughput.jsonl").write_text("")
+    (results / "summary.md").write_text("# Benchmark results\n")
+    (results / "samples" / "dcgan-fashion-mnist.png").write_bytes(b"png")
+    (results / "robustness.png").write_bytes(b"png")  # not listed in space.toml
+    out = build_spaces.build_space(build_spaces.APPS_DIR / "dashboard", tmp_path / "out", tmp_path / "no-models",
+                                   results_root=results)
+    shipped = sorted(str(p.relative_to(out / "results")) for p in (out / "results").rglob("*") if p.is_file())
+    assert shipped == ["quality.jsonl", "samples/dcgan-fashion-mnist.png", "summary.md", "throughput.jsonl"]
+    # only the torch-free part of core/, no models
+    assert sorted(p.name for p in (out / "core").iterdir()) == ["__init__.py", "errors.py", "paths.py", "report.py", "results.py"]
+    assert not (out / "pretrained").exists()
+    for file in ("app.py", "dashboard_ui.py", "views/leaderboard.py", "Dockerfile", "requirements.txt"):
+        assert (out / file).is_file(), file
+    meta = front_matter(out / "README.md")
+    assert "sdk: docker" in meta and "app_port: 8501" in meta and "title: Fashion GAN Lab Dashboard" in meta
+    requirements = (out / "requirements.txt").read_text().splitlines()
+    assert "streamlit==1.67.0" in requirements and not any(r.startswith("torch") for r in requirements)
+    assert "EXPOSE 8501" in (out / "Dockerfile").read_text().splitlines()
+
+    # Streamlit runs it from the Space folder (core/ next to app.py), reading the shipped results, without torch
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "RESULTS_SOURCE")}
+    script = (
+        "import json, sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=60).run()\n"
+        "import core.report\n"
+        "print(json.dumps({'exceptions': [e.value for e in at.exception], 'title': at.title[0].value,"
+        " 'models': list(at.dataframe[0].value['model']), 'core': core.report.__file__,"
+        " 'torch': 'torch' in sys.modules}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=out, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["exceptions"] == [] and result["title"] == "Leaderboard"
+    assert result["models"] == ["dcgan-fashion-mnist"]
+    assert Path(result["core"]).resolve() == (out / "core" / "report.py").resolve()
+    assert result["torch"] is False
 
 
 def test_missing_model_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -54,6 +54,27 @@ def test_card_shows_the_latest_successful_benchmark_rows(real_data_env, tmp_path
     card = write_card(out, results_dir=results).read_text()
     assert "| throughput | train_images_per_s | 250 images/s | cpu (2 threads) |" in card
     assert "latency_ms_batch1_median" not in card and "| 9 images/s" not in card
+    assert "Not measured yet" in card  # no quality rows
+
+    def quality_rows(model: str, candidate: str, fid: float, dataset: str = "fashion-mnist", generator: str = "dcgan-test"):
+        params = {"candidate": candidate, "generator": generator, "extractor": "features-fashion-mnist",
+                  "n_real": 8226, "n_generated": 4443, "image_size": 28}
+        values = {"fid": fid, "kid_mean": fid / 100, "kid_std": 0.001, "precision": 0.8, "recall": 0.6}
+        return [{**base, "benchmark": "quality", "model": model, "dataset": dataset, "metric": metric, "value": value,
+                 "unit": "", "params": params, "error": None, "run": "r1"} for metric, value in values.items()]
+
+    quality = (quality_rows("dcgan-test", "trained", 2.93) + quality_rows("real-test-split", "real", 0.18)
+               + quality_rows("dcgan-test-untrained", "untrained", 260.4)
+               + quality_rows("other-untrained", "untrained", 999.0, generator="other")  # another model's twin
+               + quality_rows("real-validation-split", "real", 6.8, dataset="clothing"))  # another dataset
+    (results / "quality.jsonl").write_text("".join(json.dumps(r) + "\n" for r in quality))
+    card = write_card(out, results_dir=results).read_text()
+    table = card[card.index("## Sample quality"):card.index("## Other metrics")]
+    lines = [line for line in table.splitlines() if line.startswith("| features-fashion-mnist")]
+    assert [line.split(" | ")[1] for line in lines] == ["**dcgan-test**", "real-test-split", "dcgan-test-untrained"]
+    assert "| 4,443 vs 8,226 | 2.930 | 0.0293 ± 0.0010 | 0.800 | 0.600 |" in lines[0]
+    assert "999" not in table and "6.8" not in table
+    assert "| quality |" not in card  # not repeated in the generic metrics table
 
 
 def test_export_refuses_an_unfinished_run(tmp_path) -> None:

@@ -33,7 +33,7 @@ def test_rows_round_trip_with_every_field(tmp_path: Path) -> None:
     assert rows == [ok.to_dict(), failed.to_dict()]
     first = rows[0]
     assert set(first) == {
-        "benchmark", "model", "dataset", "metric", "value", "unit", "device", "params", "data", "error",
+        "benchmark", "model", "dataset", "metric", "value", "unit", "device", "params", "data", "error", "run",
         "versions", "commit", "timestamp",
     }
     assert first["value"] == 123.5 and first["error"] is None

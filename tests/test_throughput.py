@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
-from torchvision.datasets import FashionMNIST
 
 from benchmarks.throughput import GEN_METRICS, TRAIN_METRICS, Scenario, main, run
-from core.hub import save_model
-from core.models import DCGANConfig, DCGANGenerator
 from core.results import device_label, read_rows
-from core.train.config import resolve_config
 
 ALL_METRICS = {metric for metric, _ in TRAIN_METRICS + GEN_METRICS}
 
 
-def export_tiny(folder: Path, train_overrides: dict | None = None) -> Path:
-    """A tiny DCGAN in Hub format, plus the training.json an export writes (the smoke recipe)."""
-    torch.manual_seed(0)
-    names = list(FashionMNIST.classes)
-    config = DCGANConfig(image_size=28, channels=1, z_dim=8, num_classes=10, width=8, class_names=names)
-    save_model(DCGANGenerator(config), folder)
-    overrides = {"steps": 2, "model_config": {"z_dim": 8}, **(train_overrides or {})}
-    train = resolve_config("dcgan-fashion-mnist", "smoke", overrides)
-    record = {"summary": {"recipe": train.recipe, "preset": train.preset}, "config": train.to_dict()}
-    (folder / "training.json").write_text(json.dumps(record))
-    return folder
-
-
 @pytest.fixture
-def tiny_model(tmp_path: Path, real_data_env: Path) -> Path:
-    return export_tiny(tmp_path / "dcgan-tiny")
-
-
-@pytest.fixture
-def broken_model(tmp_path: Path) -> Path:
-    folder = tmp_path / "broken"
-    folder.mkdir()
-    (folder / "config.json").write_text('{"family": "dcgan", "z_dim": 8}')  # no weights, no training.json
-    return folder
+def tiny_model(tmp_path: Path, real_data_env: Path, make_tiny_dcgan) -> Path:
+    return make_tiny_dcgan(tmp_path / "dcgan-tiny")
 
 
 def quick(model: Path, **changes) -> Scenario:
@@ -66,15 +40,15 @@ def test_run_measures_every_metric(tiny_model: Path) -> None:
     }
 
 
-def test_a_broken_model_gives_error_rows(broken_model: Path) -> None:
-    rows = run(quick(broken_model))
+def test_a_broken_model_gives_error_rows(broken_generator_dir: Path) -> None:
+    rows = run(quick(broken_generator_dir))
     assert {row.metric for row in rows} == ALL_METRICS
     assert all(row.value is None and row.error for row in rows)
     assert "no training.json" in rows[0].error
 
 
-def test_a_training_setup_for_another_generator_is_refused(tmp_path: Path, real_data_env: Path) -> None:
-    model = export_tiny(tmp_path / "mismatch", {"model_config": {"z_dim": 64}})
+def test_a_training_setup_for_another_generator_is_refused(tmp_path: Path, real_data_env: Path, make_tiny_dcgan) -> None:
+    model = make_tiny_dcgan(tmp_path / "mismatch", {"model_config": {"z_dim": 64}})
     rows = {row.metric: row for row in run(quick(model))}
     assert rows["train_images_per_s"].value is None and "differs" in rows["train_images_per_s"].error
     assert "['z_dim']" in rows["train_images_per_s"].error
@@ -95,15 +69,15 @@ def test_scenario_refuses_bad_settings(tiny_model: Path) -> None:
 
 
 def test_cli_appends_rows_prints_a_table_and_fails_on_errors(
-    tiny_model: Path, broken_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_model: Path, broken_generator_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "results" / "throughput.jsonl"
     common = ["--device", "cpu", "--steps", "1", "--warmup", "0", "--repeats", "2", "--out", str(out)]
     assert main(["--models", str(tiny_model), *common]) == 0
-    assert main(["--models", str(tiny_model), str(broken_model), *common]) == 1
+    assert main(["--models", str(tiny_model), str(broken_generator_dir), *common]) == 1
     rows = read_rows(out)
     assert len(rows) == 3 * len(ALL_METRICS)
-    assert [row["model"] for row in rows].count("broken") == len(ALL_METRICS)
+    assert [row["model"] for row in rows].count("dcgan-broken") == len(ALL_METRICS)
     table = capsys.readouterr().out
     assert "train img/s" in table and "dcgan-tiny" in table
-    assert "error: broken on cpu" in table
+    assert "error: dcgan-broken on cpu" in table

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
@@ -223,3 +224,19 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
     """Rebuild a TrainConfig saved as JSON (a run's config.json)."""
     return TrainConfig(**merge(TrainConfig().to_dict(), values))
+
+
+def load_training_config(folder: str | Path) -> TrainConfig:
+    """The TrainConfig the model was trained with, from its training.json."""
+    path = Path(folder) / "training.json"
+    if not path.is_file():
+        raise UserError(f"{folder} has no training.json: its training setup cannot be rebuilt")
+    record = json.loads(path.read_text())
+    saved = record.get("config")
+    if saved:
+        # A run's config.json also records the model config the trainer resolved: a result, not a setting.
+        return config_from_dict({k: v for k, v in saved.items() if k != "resolved_model_config"})
+    summary = record.get("summary", {})
+    if not summary.get("recipe"):
+        raise UserError(f"{path} has neither a config nor a recipe name in its summary")
+    return resolve_config(summary["recipe"], summary.get("preset") or "quick")

@@ -1,0 +1,73 @@
+"""What the dashboard's pages share: the results they show (read once, cached), headers, empty states, errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from core import report
+
+SOURCE_VARIABLE = "RESULTS_SOURCE"
+HUB_REFRESH_S = 600  # how long a Hub download is reused before the dataset is checked again
+
+
+@st.cache_data(ttl=HUB_REFRESH_S, show_spinner="Fetching results…")
+def _folder(source: str) -> str:
+    return str(report.resolve_source(source))
+
+
+@st.cache_data(show_spinner=False)
+def _latest_rows(folder: str, stamp: tuple) -> list[dict[str, Any]]:
+    """`stamp` (the files' sizes and times) is only the cache key: new rows are read as soon as they land."""
+    return report.latest(report.load_rows(folder))
+
+
+def source() -> str:
+    return os.environ.get(SOURCE_VARIABLE, "").strip()
+
+
+def results() -> tuple[list[dict[str, Any]], Path]:
+    """The newest run of each benchmark from RESULTS_SOURCE, and its folder (UserError/ValueError when unreadable)."""
+    folder = _folder(source())
+    return _latest_rows(folder, report.folder_stamp(folder)), Path(folder)
+
+
+def sidebar() -> None:
+    where = source()
+    label = "the local `results/` folder" if not where else f"`{where}`"
+    st.sidebar.caption(f"Results from {label} (`{SOURCE_VARIABLE}`); each page shows the newest run of its benchmark.")
+    if st.sidebar.button("Reload results", icon=":material/refresh:"):
+        st.cache_data.clear()
+        st.rerun()
+
+
+def header(title: str, intro: str, rows: list[dict[str, Any]]) -> None:
+    """Page title, what it shows, and where and on which data its rows were measured."""
+    st.title(title)
+    st.markdown(intro)
+    if rows:
+        st.caption(f"Measured: {report.describe_run(rows)}.")
+        data = report.data_lines(rows)
+        if data:
+            st.caption("Data: " + "; ".join(data) + ".")
+
+
+def empty(benchmark: str, rows: list[dict[str, Any]]) -> None:
+    """What to say when a page has nothing to draw: no rows yet, or only failed measurements (`rows`)."""
+    if rows:
+        st.info(f"Every {benchmark} measurement of the newest run failed; the errors are listed below.")
+    else:
+        st.info(
+            f"No {benchmark} results yet: run `make bench` to measure them, "
+            f"or point `{SOURCE_VARIABLE}` at a results folder or Hub dataset that has them."
+        )
+
+
+def errors(rows: list[dict[str, Any]]) -> None:
+    """The failed measurements among `rows`, as one warning listing each with its message."""
+    lines = report.error_lines(rows)
+    if lines:
+        st.warning(f"{len(lines)} measurement(s) failed:\n\n" + "\n".join(f"- {line}" for line in lines))

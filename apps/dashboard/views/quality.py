@@ -1,0 +1,42 @@
+"""Quality page: FID, KID, precision and recall per model as bars, by dataset and feature extractor."""
+
+from __future__ import annotations
+
+import dashboard_ui as ui
+import streamlit as st
+
+from core import report
+
+
+def show() -> None:
+    rows, _ = ui.results()
+    quality = report.of(rows, "quality")
+    ui.header(
+        "Quality",
+        "How close generated images are to real ones, in the features of a fixed network (the extractor). "
+        "Baselines are hatched grey. KID bars carry ± one standard deviation over subsets.",
+        quality,
+    )
+    frame = report.quality_frame(quality)
+    if frame.empty:
+        ui.empty("quality", quality)
+        ui.errors(quality)
+        return
+    left, middle, right = st.columns([1, 1, 2])
+    dataset = left.selectbox("Dataset", list(dict.fromkeys(frame["dataset"])))
+    frame = frame[frame["dataset"] == dataset]
+    extractor = middle.selectbox("Feature extractor", list(dict.fromkeys(frame["extractor"])))
+    frame = frame[frame["extractor"] == extractor]
+    labels = dict(zip(frame["metric"], frame["label"], strict=False))
+    metrics = right.pills("Metrics", list(labels), selection_mode="multi", default=list(labels), format_func=labels.get)
+    if not st.toggle("Show baselines", value=True):
+        frame = frame[frame["role"] != "baseline"]
+    if not metrics:
+        st.info("Pick at least one metric.")
+    charts = st.columns(2)
+    for index, metric in enumerate(metrics):
+        charts[index % 2].plotly_chart(report.quality_figure(frame, metric), key=f"quality-{metric}")
+    ui.errors(quality)
+
+
+show()

@@ -1,0 +1,295 @@
+"""The benchmark runner: every benchmark under one profile, rows under results/, a summary, publishing.
+
+    python -m benchmarks run [--profile quick|full] [--only quality throughput robustness]
+                             [--models NAME_OR_HUB_ID ...] [--device cpu|cuda] [--results results]
+    python -m benchmarks summary [--results results]          # rewrite results/summary.md
+    python -m benchmarks publish --repo-id you/fashion-gan-lab-results [--results results] [--private]
+
+`run` (what `make bench` calls) plans each benchmark's scenarios for the
+profile, runs them one by one and appends their rows, tagged with the run id
+and the profile, to results/<benchmark>.jsonl as each scenario finishes (an
+interrupted run keeps what it measured). A failing scenario becomes error
+rows and the others still run. Then it draws results/robustness.png,
+rewrites results/summary.md (the newest run of each benchmark; core.report)
+and exits 1 if any row is an error or the quality sanity check fails.
+
+Models: by default every model in pretrained/, each benchmark taking its
+kind (generators: quality, throughput; classifiers: robustness); `--models`
+takes folders, names in pretrained/ or Hub repo ids instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from benchmarks import quality, robustness, throughput
+from core import report
+from core.errors import UserError
+from core.hub import push, read_config
+from core.inference import list_models, resolve_source
+from core.models import MODELS
+from core.paths import PRETRAINED_DIR, RESULTS_DIR
+from core.results import Row, append_rows, device_label
+
+DEVICES = ("cpu", "cuda")
+DEFAULT_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+SUMMARY_FILE = "summary.md"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much each benchmark measures: keyword options for its scenarios."""
+
+    name: str
+    description: str
+    quality: dict[str, Any] = field(default_factory=dict)
+    throughput: dict[str, Any] = field(default_factory=dict)
+    robustness: dict[str, Any] = field(default_factory=dict)
+
+
+PROFILES = {
+    # Goal: under 15 minutes end to end on 2 CPU cores.
+    "quick": Profile(
+        "quick",
+        "2 CPU cores: full quality protocol, short throughput timings, robustness on the first 1,000 test images",
+        quality={"extractors": (quality.DOMAIN,), "kid_subsets": 100},
+        throughput={"steps": 10, "warmup": 3, "repeats": 10},
+        robustness={"limit": 1000, "epsilons": (0.0, 0.05, 0.1, 0.2, 0.3), "pgd_steps": 10},
+    ),
+    "full": Profile(
+        "full",
+        "a GPU: quality with every available extractor, long throughput timings, robustness on the whole test split",
+        quality={"extractors": (quality.DOMAIN, "inception-if-present"), "kid_subsets": 100},
+        throughput={"steps": 30, "warmup": 5, "repeats": 20},
+        robustness={"limit": None, "epsilons": robustness.DEFAULT_EPSILONS, "pgd_steps": 10},
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark as the runner sees it: which models it takes, its scenarios, how to run and print them."""
+
+    name: str
+    kind: str  # "generator" or "classifier": the models it measures
+    plan: Callable[[list[str], Profile, str, Path], list]
+    run: Callable[..., list[Row]]
+    table: Callable[[list[Row]], str]
+
+
+def plan_quality(models: list[str], profile: Profile, device: str, results: Path) -> list[quality.Scenario]:
+    options = dict(profile.quality)
+    extractors = [e for e in options.pop("extractors") if e != "inception-if-present"]
+    if "inception-if-present" in profile.quality["extractors"]:
+        from benchmarks.fidelity import INCEPTION, inception_weights
+
+        if inception_weights() is not None:
+            extractors.append(INCEPTION)
+        else:
+            print("quality: Inception weights not present, so no standard FID this run (domain extractors only)")
+    return quality.scenarios(models, tuple(extractors), device=device, samples=results / "samples", **options)
+
+
+def plan_throughput(models: list[str], profile: Profile, device: str, results: Path) -> list[throughput.Scenario]:
+    return [throughput.Scenario(model, device, **profile.throughput) for model in models]
+
+
+def plan_robustness(models: list[str], profile: Profile, device: str, results: Path) -> list[robustness.Scenario]:
+    return [
+        robustness.Scenario(model, attack, mask, device=device, **profile.robustness)
+        for model in models for attack in robustness.ATTACKS.names() for mask in (False, True)
+    ]
+
+
+BENCHMARKS = {
+    b.name: b
+    for b in (
+        Benchmark("quality", "generator", plan_quality, quality.run, quality.format_table),
+        Benchmark("throughput", "generator", plan_throughput, throughput.run, throughput.format_table),
+        Benchmark("robustness", "classifier", plan_robustness, robustness.run, robustness.format_table),
+    )
+}
+
+
+# ---------------------------------------------------------------------- run
+
+
+def model_kind(source: str) -> str:
+    """"generator" or "classifier", from the model's config.json (local folder, pretrained/ name or Hub id)."""
+    family = read_config(resolve_source(source)).get("family", "<missing>")
+    return MODELS.get(family).kind
+
+
+def select_models(models: list[str] | None, kind: str) -> list[str]:
+    if models is None:
+        return [str(PRETRAINED_DIR / name) for name in list_models(PRETRAINED_DIR, kind=kind)]
+    return [model for model in models if model_kind(model) == kind]
+
+
+def new_run_id(profile: str) -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{profile}"
+
+
+def run_benchmarks(
+    profile: Profile,
+    only: list[str],
+    models: list[str] | None,
+    device: str,
+    results: Path,
+) -> tuple[list[Row], dict[str, float]]:
+    """Every selected benchmark's rows (also appended under `results`) and its wall-clock seconds."""
+    run_id = new_run_id(profile.name)
+    print(f"run {run_id}: profile {profile.name} ({profile.description}) on {device_label(device)}")
+    all_rows: list[Row] = []
+    seconds: dict[str, float] = {}
+    for name in only:
+        benchmark = BENCHMARKS[name]
+        chosen = select_models(models, benchmark.kind)
+        if not chosen:
+            print(f"{name}: no {benchmark.kind}s to measure, skipped")
+            continue
+        start = time.perf_counter()
+        rows: list[Row] = []
+        for scenario in tqdm(benchmark.plan(chosen, profile, device, results), desc=name, unit="scenario"):
+            scenario_rows = [
+                replace(row, run=run_id, params={**row.params, "profile": profile.name})
+                for row in benchmark.run(scenario)
+            ]
+            append_rows(scenario_rows, results / f"{name}.jsonl")
+            rows += scenario_rows
+        seconds[name] = time.perf_counter() - start
+        print(f"\n{name} ({seconds[name]:.0f} s):\n{benchmark.table(rows)}\n")
+        all_rows += rows
+    return all_rows, seconds
+
+
+def finish(rows: list[Row], seconds: dict[str, float], results: Path) -> int:
+    """Plot, sanity-check, summarise; the exit code."""
+    problems = quality.sanity_check([row for row in rows if row.benchmark == "quality"])
+    if problems:
+        run_id = rows[0].run
+        append_rows([Row("quality", "protocol", "all", "sanity_check", None, "", rows[0].device,
+                         {"profile": rows[0].params.get("profile")}, error=problem, run=run_id)
+                     for problem in problems], results / "quality.jsonl")
+    for problem in problems:
+        print(f"SANITY CHECK FAILED: {problem}")
+    if any(row.benchmark == "quality" and row.value is not None for row in rows) and not problems:
+        print("sanity check passed: real held-out < trained generator < untrained generator (FID), every dataset")
+    robust = [row.to_dict() for row in rows if row.benchmark == "robustness" and row.value is not None]
+    if robust:
+        print(f"plot: {robustness.plot_curves(robust, results / 'robustness.png')}")
+    summary = write_summary(results, seconds)
+    print(f"summary: {summary}; total {sum(seconds.values()) / 60:.1f} min")
+    return 1 if problems or any(row.error for row in rows) else 0
+
+
+def write_summary(results: Path, seconds: dict[str, float] | None = None) -> Path:
+    """results/summary.md from every row there (the newest run of each benchmark)."""
+    text = report.summary_markdown(report.load_rows(results))
+    if seconds:
+        times = ", ".join(f"{name} {s / 60:.1f} min" for name, s in seconds.items())
+        text += f"\n\nLast `python -m benchmarks run`: {times}; {sum(seconds.values()) / 60:.1f} min in all.\n"
+    path = results / SUMMARY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# ---------------------------------------------------------------------- publish
+
+DATASET_CARD = """---
+license: mit
+pretty_name: Fashion GAN Lab benchmark results
+tags:
+- benchmark
+- gan
+- fashion
+configs:
+{configs}
+---
+
+# Fashion GAN Lab benchmark results
+
+Rows written by Fashion GAN Lab's `python -m benchmarks run` (`make bench`): one JSON object per measurement, with the model, dataset, metric, value, unit, device, parameters, the data
+it read, versions, git commit and timestamp; failed measurements are rows with an `error`.
+The project's Streamlit dashboard reads this repo when `RESULTS_SOURCE` is set to its id.
+
+{summary}
+"""
+
+
+def publish(results: Path, repo_id: str, private: bool = False) -> str:
+    """Upload the results folder (rows, summary, plots, sample grids) to the Hub dataset repo `repo_id`."""
+    files = sorted(results.glob("*.jsonl"))
+    if not files:
+        raise UserError(f"no result files (*.jsonl) in {results}: run `python -m benchmarks run` first")
+    with tempfile.TemporaryDirectory(prefix="fgl-publish-") as staging:
+        staging = Path(staging)
+        for path in [*files, *results.glob("*.md"), *results.glob("*.png")]:
+            shutil.copy2(path, staging / path.name)
+        if (results / "samples").is_dir():
+            shutil.copytree(results / "samples", staging / "samples")
+        configs = "\n".join(f"- config_name: {p.stem}\n  data_files: {p.name}" for p in files)
+        summary_file = results / SUMMARY_FILE
+        summary = summary_file.read_text() if summary_file.is_file() else ""
+        (staging / "README.md").write_text(DATASET_CARD.format(configs=configs, summary=summary))
+        return push(staging, repo_id, repo_type="dataset", private=private)
+
+
+# ---------------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the benchmarks (what `make bench` does)")
+    run.add_argument("--profile", choices=PROFILES, default="quick", help="quick: 2 CPU cores; full: a GPU")
+    run.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS), help="some benchmarks")
+    run.add_argument("--models", nargs="+", help="model folders, names in pretrained/ or Hub repo ids")
+    run.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE, help="default: cuda if available")
+    run.add_argument("--results", type=Path, default=RESULTS_DIR, help="results folder (default results/)")
+    summary = commands.add_parser("summary", help="rewrite results/summary.md from the rows there")
+    summary.add_argument("--results", type=Path, default=RESULTS_DIR)
+    publish_cmd = commands.add_parser("publish", help="upload results/ to a Hugging Face Hub dataset repo")
+    publish_cmd.add_argument("--repo-id", required=True, help="user-or-org/name of the dataset repo")
+    publish_cmd.add_argument("--results", type=Path, default=RESULTS_DIR)
+    publish_cmd.add_argument("--private", action="store_true")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "summary":
+            print(f"wrote {write_summary(args.results)}")
+            return 0
+        if args.command == "publish":
+            print(f"published: {publish(args.results, args.repo_id, args.private)}")
+            return 0
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise UserError("CUDA is not available on this machine; use --device cpu")
+        rows, seconds = run_benchmarks(PROFILES[args.profile], args.only, args.models, args.device, args.results)
+        if not rows:
+            raise UserError("nothing was measured: no models of the kinds these benchmarks take")
+        return finish(rows, seconds, args.results)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        if args.command == "publish":
+            print(f"nothing was uploaded; the results stay in {args.results}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the rows of every finished scenario are in {args.results}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

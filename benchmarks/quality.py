@@ -1,0 +1,327 @@
+"""Sample quality of the shipped generators: FID, KID and precision/recall (torch-fidelity).
+
+    python -m benchmarks.quality [--models NAME ...] [--extractors domain inception-v3-compat ...]
+                                 [--n-generated N] [--kid-subsets 100] [--seed 0] [--device cpu|cuda]
+                                 [--no-baselines] [--out results/quality.jsonl] [--samples results/samples]
+
+The protocol, per generator (default: every generator in pretrained/):
+- **reference**: the real split the generator was trained on (the whole
+  split), loaded at the generator's size and channels;
+- **candidate**: `--n-generated` images of the generator (default: as many as
+  the dataset's held-out split), latents from torch-fidelity's RNG seeded
+  with `--seed`, class labels cycled so every class gets an equal share;
+- **features**: the dataset's domain extractor (the suite's classifier
+  trained on it; works offline) and/or "inception-v3-compat" (standard FID,
+  when its weights file is present); see benchmarks.fidelity;
+- **baselines** next to each generator: `real-<split>-split` (real held-out
+  images as the candidate: what a perfect generator could score, since FID is
+  not 0 between two finite samples) and `<generator>-untrained` (the same
+  architecture with random weights, seeded: what no training scores).
+
+The held-out split is the test split, except for the clothing photos: their
+`test` folder is measurably another distribution than `train` and
+`validation` (classifier-clothing-64 features, FID test-vs-train 18.3,
+test-vs-validation 18.6, but validation-vs-train 6.8; KID 0.11 vs 0.006), so
+the baseline uses `validation`, which matches what the generator learnt.
+
+Rows appended to `--out`: fid, kid_mean, kid_std, precision, recall, each with
+the extractor, n_real, n_generated, split and seed in params. `--samples`
+gets an 8x8 grid of each generator (seed 0), for the dashboard. A failing
+scenario gives error rows and the others still run (exit code 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from benchmarks import fidelity
+from core.data import ImageData, load_dataset
+from core.errors import UserError
+from core.hub import read_config
+from core.images import make_grid, save_png, to_uint8
+from core.inference import list_models, load_network, resolve_device, resolve_source
+from core.paths import PRETRAINED_DIR, RESULTS_DIR
+from core.results import Row, append_rows, device_label
+from core.train.config import load_training_config
+
+BENCHMARK = "quality"
+DEVICES = ("cpu", "cuda")
+DEFAULT_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+CANDIDATES = ("trained", "untrained", "real")
+DOMAIN = "domain"  # --extractors shorthand: the dataset's own classifier
+# The real baseline's split per dataset (default "test"); see the module docstring for why.
+HELDOUT_SPLITS = {"clothing": "validation"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One candidate image set scored against a generator's real training split, with one extractor."""
+
+    model: str  # a generator folder, a name in pretrained/, or a Hub repo id
+    candidate: str = "trained"  # "trained": the generator; "untrained": its architecture, random weights; "real": held-out split
+    extractor: str = DOMAIN  # "domain", "inception-v3-compat", or a classifier (folder, name, Hub id)
+    n_generated: int | None = None  # None: as many as the dataset's held-out split
+    seed: int = 0
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    prc_neighborhood: int = 3
+    device: str = DEFAULT_DEVICE
+    batch_size: int = 256
+    samples: Path | None = None  # folder for the candidate's sample grid (generators only)
+
+    def __post_init__(self) -> None:
+        if self.candidate not in CANDIDATES:
+            raise ValueError(f"candidate must be one of {CANDIDATES}, got {self.candidate!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.n_generated is not None and self.n_generated < 2:
+            raise ValueError(f"n_generated must be at least 2, got {self.n_generated}")
+        if self.kid_subsets < 1 or self.kid_subset_size < 2 or self.prc_neighborhood < 1:
+            raise ValueError("need kid_subsets >= 1, kid_subset_size >= 2 and prc_neighborhood >= 1")
+
+    @property
+    def generator_name(self) -> str:
+        return Path(self.model).name
+
+    @property
+    def name(self) -> str:
+        """The row's model name: the generator, its untrained twin, or the real baseline."""
+        if self.candidate == "real":
+            return "real-heldout-split"  # renamed to real-<split>-split by run(), which knows the dataset
+        return self.generator_name if self.candidate == "trained" else f"{self.generator_name}-untrained"
+
+
+def run(scenario: Scenario, progress: bool = False) -> list[Row]:
+    """Five rows (fid, kid_mean, kid_std, precision, recall) for one scenario; a failure gives error rows."""
+    label = device_label(scenario.device)
+    params = {
+        "role": "model" if scenario.candidate == "trained" else "baseline",
+        "candidate": scenario.candidate,
+        "generator": scenario.generator_name,
+        "seed": scenario.seed,
+        "kid_subsets": scenario.kid_subsets,
+        "prc_neighborhood": scenario.prc_neighborhood,
+    }
+    dataset, data, name = "unknown", "", scenario.name
+    try:
+        device = resolve_device(scenario.device)
+        generator = load_network(scenario.model, "generator")
+        dataset, split = generator_data(scenario.model)
+        config = generator.config
+        reference_split = load_split(dataset, split, config.image_size, config.channels)
+        heldout_split = HELDOUT_SPLITS.get(dataset, "test")
+        heldout = load_split(dataset, heldout_split, config.image_size, config.channels)
+        if scenario.candidate == "real":
+            name = f"real-{heldout_split}-split"
+        extractor = fidelity.resolve_extractor(
+            fidelity.DOMAIN_EXTRACTORS.get(dataset, "") if scenario.extractor == DOMAIN else scenario.extractor
+        )
+        if not extractor:
+            raise UserError(f"no domain extractor for dataset {dataset!r}; pass one with --extractors")
+        n = scenario.n_generated or len(heldout)
+        if scenario.candidate == "real" and n > len(heldout):
+            raise UserError(f"the real {heldout_split} split has {len(heldout):,} images, fewer than the {n:,} asked for")
+        params |= {"extractor": extractor, "reference_split": split, "heldout_split": heldout_split,
+                   "n_real": len(reference_split),
+                   "n_generated": n, "image_size": config.image_size,
+                   "kid_subset_size": min(scenario.kid_subset_size, n, len(reference_split))}
+        data = f"reference: {reference_split.describe()}; candidate: " + (
+            f"{heldout.describe()}, first {n:,}" if scenario.candidate == "real" else f"{n:,} generated images"
+        )
+        reference = fidelity.reference_features(reference_split.images, extractor, device, scenario.batch_size)
+        if scenario.candidate == "real":
+            candidate = fidelity.reference_features(heldout.images[:n], extractor, device, scenario.batch_size).features
+        else:
+            if scenario.candidate == "untrained":
+                generator = untrained_copy(generator, scenario.seed)
+            candidate = fidelity.generator_features(generator, extractor, n, scenario.seed, device, scenario.batch_size)
+            if scenario.samples is not None:
+                save_samples(generator, scenario.samples / f"{name}.png", device)
+        scores = fidelity.score(
+            candidate, reference, kid_subsets=scenario.kid_subsets, kid_subset_size=scenario.kid_subset_size,
+            prc_neighborhood=scenario.prc_neighborhood, seed=scenario.seed,
+        )
+    except Exception as err:  # noqa: BLE001 - any failure is recorded as rows; the benchmark goes on
+        message = f"{type(err).__name__}: {err}"
+        return [Row(BENCHMARK, name, dataset, metric, None, unit, label, params, data, error=message)
+                for metric, unit in fidelity.METRICS.items()]
+    return [Row(BENCHMARK, name, dataset, metric, scores[metric], unit, label, params, data)
+            for metric, unit in fidelity.METRICS.items()]
+
+
+def generator_data(source: str) -> tuple[str, str]:
+    """(dataset, split) a generator was trained on, from its training.json."""
+    config = load_training_config(resolve_source(source))
+    return config.dataset, config.split
+
+
+_SPLITS: dict[tuple, ImageData] = {}  # loaded once per process: every scenario of a dataset shares them
+
+
+def load_split(dataset: str, split: str, image_size: int, channels: int) -> ImageData:
+    key = (dataset, split, image_size, channels)
+    if key not in _SPLITS:
+        _SPLITS[key] = load_dataset(dataset, split, image_size=image_size, channels=channels)
+    return _SPLITS[key]
+
+
+def untrained_copy(generator: nn.Module, seed: int) -> nn.Module:
+    """The same architecture with freshly initialised weights, seeded, without touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return type(generator)(generator.config).eval()
+
+
+@torch.inference_mode()
+def save_samples(generator: nn.Module, path: Path, device: torch.device, n: int = 64, seed: int = 0) -> Path:
+    """An 8x8 grid of the generator's images (classes cycled), enlarged to at least 256 px per row."""
+    config = generator.config
+    z = torch.randn(n, config.z_dim, generator=torch.Generator().manual_seed(seed))
+    labels = torch.arange(n) % config.num_classes if config.num_classes else None
+    generator = generator.to(device)
+    images = to_uint8(generator(z.to(device), None if labels is None else labels.to(device)))
+    grid = make_grid(images, nrow=8)
+    return save_png(grid, path, scale=max(1, 256 // (8 * config.image_size)))
+
+
+# ---------------------------------------------------------------------- scenarios and the sanity check
+
+
+def scenarios(
+    models: list[str],
+    extractors: tuple[str, ...] = (DOMAIN,),
+    baselines: bool = True,
+    **options,
+) -> list[Scenario]:
+    """Each generator with each extractor, plus (once per dataset geometry and extractor) the baselines.
+
+    A model whose config or training.json cannot be read gets no baselines:
+    its own scenario records the error.
+    """
+    out: list[Scenario] = []
+    real_seen: set[tuple] = set()
+    baseline_options = {k: v for k, v in options.items() if k != "samples"}
+    for model in models:
+        geometry = _geometry(model) if baselines else None
+        for extractor in extractors:
+            out.append(Scenario(model, "trained", extractor, **options))
+            if geometry is None:
+                continue
+            out.append(Scenario(model, "untrained", extractor, **baseline_options))
+            if (geometry, extractor) not in real_seen:
+                real_seen.add((geometry, extractor))
+                out.append(Scenario(model, "real", extractor, **baseline_options))
+    return out
+
+
+def _geometry(model: str) -> tuple | None:
+    """What the real baseline depends on (dataset, split, size, channels); None when unreadable."""
+    try:
+        dataset, split = generator_data(model)
+        config = read_config(resolve_source(model))
+    except Exception:  # noqa: BLE001 - the model's own scenario will record the real error as rows
+        return None
+    return dataset, split, config.get("image_size"), config.get("channels")
+
+
+def sanity_check(rows: list[Row]) -> list[str]:
+    """Violations of: FID(real held-out vs train) < FID(any trained generator) < FID(its untrained twin).
+
+    Compared within one dataset and extractor. Returns human-readable
+    problems (empty when the protocol behaves).
+    """
+    problems = []
+    fids = [r for r in rows if r.metric == fidelity.FID and r.value is not None]
+    groups: dict[tuple, dict[str, dict[str, float]]] = {}
+    for row in fids:
+        key = (row.dataset, row.params.get("extractor"))
+        groups.setdefault(key, {}).setdefault(row.params["candidate"], {})[row.params["generator"]] = row.value
+    for (dataset, extractor), by_candidate in groups.items():
+        real = min(by_candidate.get("real", {}).values(), default=None)
+        for generator, fid in by_candidate.get("trained", {}).items():
+            if real is not None and not real < fid:
+                problems.append(f"{dataset}/{extractor}: real-vs-real FID {real:.3g} is not below {generator}'s {fid:.3g}")
+            untrained = by_candidate.get("untrained", {}).get(generator)
+            if untrained is not None and not fid < untrained:
+                problems.append(f"{dataset}/{extractor}: {generator} FID {fid:.3g} is not below its untrained {untrained:.3g}")
+    return problems
+
+
+def format_table(rows: list[Row]) -> str:
+    """One line per (dataset, extractor, model), sorted by FID; errors listed below."""
+    cells: dict[tuple, dict[str, Row]] = {}
+    for row in rows:
+        cells.setdefault((row.dataset, row.params.get("extractor", "?"), row.model), {})[row.metric] = row
+    header = ["dataset", "extractor", "model", "n gen", "FID", "KID x1e3", "precision", "recall"]
+    lines = [header]
+    errors = {}
+
+    def fid_of(key: tuple) -> float:
+        row = cells[key].get(fidelity.FID)
+        return row.value if row is not None and row.value is not None else float("inf")
+
+    for key in sorted(cells, key=lambda k: (k[0], k[1], fid_of(k))):
+        metrics = cells[key]
+        any_row = next(iter(metrics.values()))
+        if any_row.error:
+            errors[(key[2], any_row.error)] = None
+            lines.append([*key, "-", "error", "error", "error", "error"])
+            continue
+        kid = f"{metrics['kid_mean'].value * 1e3:.2f} ± {metrics['kid_std'].value * 1e3:.2f}"
+        lines.append([*key, f"{any_row.params['n_generated']:,}", f"{metrics['fid'].value:.3f}", kid,
+                      f"{metrics['precision'].value:.3f}", f"{metrics['recall'].value:.3f}"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))) for line in lines]
+    text += [f"error: {model}: {message}" for model, message in errors]
+    return "\n".join(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", help="generator folders, names in pretrained/ or Hub ids (default: every generator there)")
+    parser.add_argument("--extractors", nargs="+", default=[DOMAIN],
+                        help=f"'{DOMAIN}' (the dataset's classifier, default), '{fidelity.INCEPTION}', or classifier folders/names")
+    parser.add_argument("--n-generated", type=int, help="generated images per model (default: the size of the held-out split)")
+    parser.add_argument("--kid-subsets", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-baselines", action="store_true", help="skip the real-vs-real and untrained baselines")
+    parser.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE, help="default: cuda if available")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "quality.jsonl", help="JSON-lines file to append to")
+    parser.add_argument("--samples", type=Path, default=RESULTS_DIR / "samples", help="folder for the sample grids")
+    args = parser.parse_args(argv)
+
+    models = args.models or [str(PRETRAINED_DIR / name) for name in list_models(PRETRAINED_DIR, kind="generator")]
+    if not models:
+        parser.error(f"no generators in {PRETRAINED_DIR}; pass --models")
+    try:
+        plan = scenarios(models, tuple(args.extractors), not args.no_baselines, n_generated=args.n_generated,
+                         kid_subsets=args.kid_subsets, seed=args.seed, device=args.device, samples=args.samples)
+    except ValueError as err:
+        parser.error(str(err))
+    rows = run_all(plan, args.out)
+    print(format_table(rows))
+    problems = sanity_check(rows)
+    for problem in problems:
+        print(f"SANITY CHECK FAILED: {problem}")
+    print(f"{len(rows)} rows appended to {args.out}")
+    return 1 if problems or any(row.error for row in rows) else 0
+
+
+def run_all(plan: list[Scenario], out: Path) -> list[Row]:
+    rows: list[Row] = []
+    for scenario in tqdm(plan, desc=BENCHMARK, unit="scenario"):
+        scenario_rows = run(scenario)
+        append_rows(scenario_rows, out)  # per scenario, so an interrupted run keeps what it measured
+        rows += scenario_rows
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,716 @@
+"""Benchmark results shaped for people: the dashboard's tables and charts, and results/summary.md.
+
+    folder = resolve_source(os.environ.get("RESULTS_SOURCE"))  # results/, a folder, or a Hub dataset
+    rows = latest(load_rows(folder))                            # the newest run of each benchmark
+    leaderboard_frame(rows)                                     # one row per model x protocol
+    Path("results/summary.md").write_text(summary_markdown(load_rows(folder)))
+
+Rows are the dicts of `core.results` (one JSON object per line). This module
+reads them without torch, so the dashboard Space runs on pandas and plotly
+alone; plotly is imported only by the functions that draw.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from core.errors import UserError
+from core.paths import RESULTS_DIR
+from core.results import read_rows
+
+if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
+
+# Display order; benchmarks not listed follow in order of appearance.
+BENCHMARKS = ("quality", "throughput", "robustness", "memory")
+TITLES = {
+    "quality": "Quality: FID, KID, precision, recall",
+    "throughput": "Throughput: training and generation speed",
+    "robustness": "Robustness: accuracy under attack",
+    "memory": "Memory: peak memory and speed by resolution",
+}
+# Outcomes a benchmark records next to the value; they do not define the measurement.
+VOLATILE_PARAMS = frozenset({"correct"})
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+NO_RESULTS = "No results yet: run `make bench` to measure them."
+QUALITY_NOTE = (
+    "Lower FID and KID are better, higher precision and recall are better; numbers from different feature "
+    "extractors are not comparable. Baselines: `real-<split>-split` (real held-out images against the reference split: "
+    "the best a generator can hope for) and `<generator>-untrained` (the same network with random weights)."
+)
+ROBUSTNESS_NOTE = (
+    "Accuracy (%) at each L-inf budget ε (pixels in [0, 1]); an image counts as correct at ε only if every "
+    "attack up to ε failed."
+)
+
+# quality metric -> (column label, lower is better)
+QUALITY_METRICS = {
+    "fid": ("FID", True),
+    "kid_mean": ("KID", True),
+    "kid_std": ("KID std", True),
+    "precision": ("precision", False),
+    "recall": ("recall", False),
+}
+QUALITY_PROTOCOL = ("n_real", "n_generated", "split", "seed", "profile", "device", "commit", "date")
+THROUGHPUT_METRICS = {
+    "train_images_per_s": "train images/s",
+    "gen_images_per_s_batch64": "sample images/s (batch 64)",
+    "latency_ms_batch1_median": "latency b1 median (ms)",
+    "latency_ms_batch1_p90": "latency b1 p90 (ms)",
+    "latency_ms_batch64_median": "latency b64 median (ms)",
+    "latency_ms_batch64_p90": "latency b64 p90 (ms)",
+}
+MEMORY_METRICS = {"peak_memory_mb": "peak memory (MB)", "images_per_s": "images/s"}
+MASK_LABELS = {False: "all pixels", True: "garment pixels only"}
+ROLE_COLORS = {"model": "#4C78A8", "baseline": "#BAB0AC"}
+
+
+# --- reading ---
+
+
+def load_rows(folder: str | Path) -> list[dict[str, Any]]:
+    """Every row of every *.jsonl file in `folder` (none when it does not exist); a malformed line is a ValueError."""
+    return read_rows(folder) if Path(folder).is_dir() else []
+
+
+def folder_stamp(folder: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, mtime) of the result files in `folder`: changes whenever a benchmark appends rows."""
+    folder = Path(folder)
+    files = [*folder.glob("*.jsonl"), *folder.glob("samples/*.png")]
+    return tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+
+
+def resolve_source(source: str | None) -> Path:
+    """The local folder of RESULTS_SOURCE: unset = results/, a folder, or a Hub dataset repo id (downloaded)."""
+    if not source or not source.strip():
+        return RESULTS_DIR
+    source = source.strip()
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise UserError(f"RESULTS_SOURCE {source!r} is a file; give the folder that holds the *.jsonl files")
+    if not HUB_ID.match(source):
+        raise UserError(
+            f"RESULTS_SOURCE {source!r} is neither an existing folder nor a Hub dataset repo id like 'user/results'"
+        )
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError
+
+    offline = _hub_offline()
+    try:
+        folder = Path(snapshot_download(source, repo_type="dataset", local_files_only=offline))
+    except (HfHubHTTPError, OSError, ValueError) as err:
+        if offline:
+            raise UserError(
+                f"cannot read results from the Hub dataset {source!r}: the Hub is switched off (HF_HUB_OFFLINE=1) "
+                "and no copy is cached here; unset HF_HUB_OFFLINE on a machine with internet, or point "
+                "RESULTS_SOURCE at a local results folder"
+            ) from None
+        raise UserError(
+            f"cannot read results from the Hub dataset {source!r} ({err.__class__.__name__}): it is not a local "
+            "folder either; check the repo id, your token and connection, or point RESULTS_SOURCE at a local folder"
+        ) from None
+    # A dataset repo may hold the files at its root or under results/, as in this repository.
+    nested = folder / "results"
+    return nested if not any(folder.glob("*.jsonl")) and nested.is_dir() else folder
+
+
+def sample_grids(folder: str | Path) -> dict[str, Path]:
+    """model -> its sample grid, from `folder`/samples/<model>.png."""
+    return {path.stem: path for path in sorted(Path(folder).glob("samples/*.png"))}
+
+
+# --- selecting ---
+
+
+def _when(row: dict[str, Any]) -> datetime:
+    """The row's timestamp (UTC); rows without a readable one sort first."""
+    try:
+        when = datetime.fromisoformat(str(row.get("timestamp", "")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _measurement(row: dict[str, Any]) -> tuple:
+    """What a row measures: the same measurement twice in one run keeps only the newer row."""
+    params = {key: value for key, value in (row.get("params") or {}).items() if key not in VOLATILE_PARAMS}
+    defining = json.dumps(params, sort_keys=True, default=str)
+    return row["benchmark"], row["model"], row["dataset"], row["metric"], row["device"], defining
+
+
+def latest(rows: Iterable[dict[str, Any]], benchmark: str | None = None) -> list[dict[str, Any]]:
+    """For each benchmark (or only `benchmark`), the rows of its newest run, one per measurement.
+
+    A run is the rows sharing a run id (`row["run"]`; rows without one, written by
+    a benchmark module run on its own, count as one run); the newest run has the
+    newest timestamp. A measurement repeated within that run keeps its newest row.
+    """
+    runs: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        if benchmark is None or row["benchmark"] == benchmark:
+            runs[row["benchmark"]][row.get("run") or ""].append(row)
+    kept = []
+    for by_run in runs.values():
+        # Ties (same newest timestamp) go to the larger run id
+        _, newest = max(by_run.items(), key=lambda item: (max(_when(row) for row in item[1]), item[0]))
+        measurements: dict[tuple, dict] = {}
+        for row in newest:
+            key = _measurement(row)
+            if key not in measurements or _when(row) >= _when(measurements[key]):
+                measurements[key] = row
+        kept.extend(measurements.values())
+    return kept
+
+
+def benchmarks(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """The benchmarks present in `rows`, known ones first in BENCHMARKS order."""
+    present = list(dict.fromkeys(row["benchmark"] for row in rows))
+    return [name for name in BENCHMARKS if name in present] + [name for name in present if name not in BENCHMARKS]
+
+
+def of(rows: Iterable[dict[str, Any]], benchmark: str) -> list[dict[str, Any]]:
+    return [row for row in rows if row["benchmark"] == benchmark]
+
+
+def error_lines(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """One line per error row: which model, data and metric failed, and why."""
+    return [
+        f"{row['model']} ({row['dataset']}), `{row['metric']}`: {row['error']}"
+        for row in rows
+        if row.get("error") is not None
+    ]
+
+
+def _date(row_or_when: dict[str, Any] | datetime) -> str:
+    when = row_or_when if isinstance(row_or_when, datetime) else _when(row_or_when)
+    return "unknown" if when.year == 1 else when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _distinct(values: Iterable[Any]) -> list[str]:
+    return list(dict.fromkeys(str(value) for value in values if value not in (None, "")))
+
+
+def describe_run(rows: list[dict[str, Any]]) -> str:
+    """One sentence on where and when `rows` (one benchmark's run) were measured."""
+    if not rows:
+        return ""
+    run_ids = _distinct(row.get("run") for row in rows)
+    parts = [f"run `{', '.join(run_ids)}`" if run_ids else "rows written outside a `python -m benchmarks` run"]
+    parts.append(f"on {', '.join(_distinct(row['device'] for row in rows))}")
+    profiles = _distinct((row.get("params") or {}).get("profile") for row in rows)
+    if profiles:
+        parts.append(f"profile {', '.join(profiles)}")
+    commits = _distinct(row.get("commit") for row in rows)
+    if commits:
+        parts.append(f"commit {', '.join(commits)}")
+    parts.append(_date(max(_when(row) for row in rows)))
+    return ", ".join(parts)
+
+
+def data_lines(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """The distinct `data` descriptions of `rows`: which images each measurement read."""
+    return _distinct(row.get("data") for row in rows)
+
+
+# --- frames (the dashboard's tables and the charts' inputs) ---
+
+
+def _role(row: dict[str, Any]) -> str:
+    role = (row.get("params") or {}).get("role")
+    if role:
+        return str(role)
+    is_baseline = re.fullmatch(r"real-.+-split", row["model"]) or row["model"].endswith("-untrained")
+    return "baseline" if is_baseline else "model"
+
+
+def _integers(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    for column in columns:
+        if column in frame:
+            numbers = pd.to_numeric(frame[column], errors="coerce")
+            if numbers.notna().any() and (numbers.dropna() % 1 == 0).all():
+                frame[column] = numbers.astype("Int64")
+    return frame
+
+
+def leaderboard_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Quality leaderboard: one row per dataset x model x protocol, metrics as columns, best FID first.
+
+    Pass `latest(rows)` for the newest run. Columns: dataset, model, role ("model" or
+    "baseline"), extractor, FID, KID, KID std, precision, recall, then the protocol
+    (n_real, n_generated, split, seed, profile, device, commit, date).
+    """
+    entries: dict[tuple, dict[str, Any]] = {}
+    newest: dict[tuple, datetime] = {}
+    for row in rows:
+        if row["benchmark"] != "quality" or row.get("error") is not None:
+            continue
+        params = row.get("params") or {}
+        protocol = {
+            "n_real": params.get("n_real"),
+            "n_generated": params.get("n_generated"),
+            "split": params.get("reference_split"),
+            "seed": params.get("seed"),
+            "profile": params.get("profile"),
+            "device": row["device"],
+        }
+        key = (row["dataset"], row["model"], params.get("extractor", ""), *map(str, protocol.values()))
+        entry = entries.setdefault(
+            key,
+            {
+                "dataset": row["dataset"],
+                "model": row["model"],
+                "role": _role(row),
+                "extractor": params.get("extractor", ""),
+            },
+        )
+        entry[QUALITY_METRICS.get(row["metric"], (row["metric"],))[0]] = row["value"]
+        if key not in newest or _when(row) >= newest[key]:
+            newest[key] = _when(row)
+            entry.update(protocol, commit=row.get("commit", ""), date=_date(row))
+    metric_columns = [label for label, _ in QUALITY_METRICS.values()]
+    frame = pd.DataFrame(list(entries.values()))
+    leading = ["dataset", "model", "role", "extractor", *metric_columns]
+    extra = [column for column in frame.columns if column not in (*leading, *QUALITY_PROTOCOL)]
+    frame = frame.reindex(columns=[*leading, *extra, *QUALITY_PROTOCOL])
+    frame = _integers(frame, ("n_real", "n_generated", "seed"))
+    if frame.empty:
+        return frame
+    for label in [*metric_columns, *extra]:
+        frame[label] = pd.to_numeric(frame[label], errors="coerce")
+    return frame.sort_values(["dataset", "extractor", "FID"], na_position="last", kind="stable").reset_index(drop=True)
+
+
+PROTOCOL_LABELS = {
+    "extractor": "features from",
+    "n_real": "real images",
+    "n_generated": "generated images",
+    "split": "reference split",
+    "seed": "seed",
+    "profile": "profile",
+    "device": "device",
+    "commit": "commit",
+    "date": "measured",
+}
+
+
+def split_protocol(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """A leaderboard table without the protocol columns that hold one value throughout, and those as one line
+    ("features from X · real images 4443 · ..."): the table keeps only what differs between its rows."""
+    constant = [c for c in PROTOCOL_LABELS if c in table and len(table) and table[c].nunique(dropna=False) == 1]
+    line = " · ".join(
+        f"{PROTOCOL_LABELS[c]} {_cell(table[c].iloc[0])}" for c in constant if not pd.isna(table[c].iloc[0])
+    )
+    return table.drop(columns=constant), line
+
+
+def quality_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Quality metrics in long form for charts: dataset, extractor, model, role, metric, label, value,
+    error_bar (the KID standard deviation on KID rows), lower_is_better, n_real, n_generated."""
+    rows = [row for row in rows if row["benchmark"] == "quality" and row.get("error") is None]
+    kid_std = {
+        (row["dataset"], row["model"], (row.get("params") or {}).get("extractor", "")): row["value"]
+        for row in rows
+        if row["metric"] == "kid_std"
+    }
+    records = []
+    for row in rows:
+        if row["metric"] == "kid_std":
+            continue
+        params = row.get("params") or {}
+        label, lower = QUALITY_METRICS.get(row["metric"], (row["metric"], True))
+        extractor = params.get("extractor", "")
+        records.append(
+            {
+                "dataset": row["dataset"],
+                "extractor": extractor,
+                "model": row["model"],
+                "role": _role(row),
+                "metric": row["metric"],
+                "label": label,
+                "value": row["value"],
+                "error_bar": kid_std.get((row["dataset"], row["model"], extractor))
+                if row["metric"] == "kid_mean"
+                else None,
+                "lower_is_better": lower,
+                "n_real": params.get("n_real"),
+                "n_generated": params.get("n_generated"),
+            }
+        )
+    columns = [
+        "dataset",
+        "extractor",
+        "model",
+        "role",
+        "metric",
+        "label",
+        "value",
+        "error_bar",
+        "lower_is_better",
+        "n_real",
+        "n_generated",
+    ]
+    return pd.DataFrame(records, columns=columns)
+
+
+def robustness_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Accuracy-vs-epsilon points: model, dataset, attack, mask, pixels, epsilon, accuracy (in %), n_images, data."""
+    records = []
+    for row in rows:
+        if row["benchmark"] != "robustness" or row["metric"] != "accuracy" or row.get("error") is not None:
+            continue
+        params = row.get("params") or {}
+        # Rows say "fraction" (0..1); a "%" unit is already in percent.
+        accuracy = row["value"] if row.get("unit") == "%" else 100 * row["value"]
+        mask = bool(params.get("mask", False))
+        records.append(
+            {
+                "model": row["model"],
+                "dataset": row["dataset"],
+                "attack": params.get("attack", ""),
+                "mask": mask,
+                "pixels": MASK_LABELS[mask],
+                "epsilon": float(params.get("epsilon", math.nan)),
+                "accuracy": accuracy,
+                "n_images": params.get("n_images"),
+                "data": row.get("data", ""),
+            }
+        )
+    columns = ["model", "dataset", "attack", "mask", "pixels", "epsilon", "accuracy", "n_images", "data"]
+    frame = pd.DataFrame(records, columns=columns)
+    return frame.sort_values(["model", "attack", "mask", "epsilon"], kind="stable").reset_index(drop=True)
+
+
+def _wide(frame: pd.DataFrame, index: list[str], columns: str, values: str) -> pd.DataFrame:
+    """One row per `index` combination (missing keys kept), one column per value of `columns`."""
+    if frame.empty:
+        return pd.DataFrame(columns=index)
+    table = frame.groupby([*index, columns], dropna=False, sort=True)[values].last().unstack(columns)
+    table.columns.name = None
+    return table.reset_index()
+
+
+def robustness_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """robustness_frame as a table: one row per model x attack x pixels, accuracy (%) at each epsilon as columns."""
+    table = _wide(frame, ["model", "attack", "pixels"], "epsilon", "accuracy")
+    return table.rename(columns={epsilon: f"ε={epsilon:g}" for epsilon in table.columns[3:]})
+
+
+def curve_seconds(rows: Iterable[dict[str, Any]]) -> float:
+    """Total time of the robustness curves in `rows`, in seconds."""
+    return sum(
+        row["value"]
+        for row in rows
+        if row["benchmark"] == "robustness" and row["metric"] == "curve_seconds" and row.get("value") is not None
+    )
+
+
+def throughput_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Throughput in long form: model, dataset, device, metric, label, value, unit, batch_size, precision."""
+    records = [
+        {
+            "model": row["model"],
+            "dataset": row["dataset"],
+            "device": row["device"],
+            "metric": row["metric"],
+            "label": THROUGHPUT_METRICS.get(row["metric"], f"{row['metric']} ({row.get('unit', '')})"),
+            "value": row["value"],
+            "unit": row.get("unit", ""),
+            "batch_size": (row.get("params") or {}).get("batch_size"),
+            "precision": (row.get("params") or {}).get("precision"),
+        }
+        for row in rows
+        if row["benchmark"] == "throughput" and row.get("error") is None
+    ]
+    columns = ["model", "dataset", "device", "metric", "label", "value", "unit", "batch_size", "precision"]
+    return pd.DataFrame(records, columns=columns)
+
+
+def throughput_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """throughput_frame as a table: one row per model x device, one column per metric."""
+    table = _wide(frame, ["model", "dataset", "device"], "label", "value")
+    measured = list(table.columns[3:])
+    order = [label for label in THROUGHPUT_METRICS.values() if label in measured]
+    return table[[*table.columns[:3], *order, *sorted(set(measured) - set(order))]]
+
+
+def memory_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Memory benchmark in long form: model, device, resolution, batch_size, metric, label, value, unit."""
+    records = []
+    for row in rows:
+        if row["benchmark"] != "memory" or row.get("error") is not None:
+            continue
+        params = row.get("params") or {}
+        records.append(
+            {
+                "model": row["model"],
+                "device": row["device"],
+                "resolution": params.get("resolution"),
+                "batch_size": params.get("batch_size"),
+                "metric": row["metric"],
+                "label": MEMORY_METRICS.get(row["metric"], row["metric"]),
+                "value": row["value"],
+                "unit": row.get("unit", ""),
+            }
+        )
+    columns = ["model", "device", "resolution", "batch_size", "metric", "label", "value", "unit"]
+    frame = _integers(pd.DataFrame(records, columns=columns), ("resolution", "batch_size"))
+    return frame.sort_values(["model", "device", "resolution"], kind="stable").reset_index(drop=True)
+
+
+def memory_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """memory_frame as a table: one row per model x device x resolution x batch size, one column per metric."""
+    table = _wide(frame, ["model", "device", "resolution", "batch_size"], "label", "value")
+    measured = list(table.columns[4:])
+    order = [label for label in MEMORY_METRICS.values() if label in measured]
+    return table[[*table.columns[:4], *order, *sorted(set(measured) - set(order))]]
+
+
+# --- figures (plotly, imported here only) ---
+
+
+def _layout(figure: Figure, height: int = 420) -> Figure:
+    """Legend in rows at the bottom of the figure, so the plot keeps the width and the title stays clear."""
+    figure.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"title_text": "", "orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0},
+    )
+    return figure
+
+
+def _short(value: float) -> str:
+    """A bar label: three significant digits, thousands without exponent (6,774 not 6.77e+3)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def quality_figure(frame: pd.DataFrame, metric: str) -> Figure:
+    """Bars of one quality metric per model (one dataset and extractor in `frame`), best first, baselines hatched."""
+    import plotly.express as px
+
+    data = frame[frame["metric"] == metric]
+    label, lower = QUALITY_METRICS.get(metric, (metric, True))
+    data = data.sort_values("value", ascending=lower).assign(text=lambda f: f["value"].map(_short))
+    error = "error_bar" if data["error_bar"].notna().any() else None
+    figure = px.bar(
+        data,
+        x="model",
+        y="value",
+        color="role",
+        pattern_shape="role",
+        error_y=error,
+        color_discrete_map=ROLE_COLORS,
+        pattern_shape_map={"model": "", "baseline": "/"},
+        category_orders={"model": list(data["model"]), "role": ["model", "baseline"]},
+        title=f"{label} ({'lower' if lower else 'higher'} is better)",
+        labels={"value": label, "model": ""},
+        hover_data={"n_real": True, "n_generated": True, "role": False},
+        text="text",
+    )
+    figure.update_traces(textposition="outside", cliponaxis=False)
+    return _layout(figure)
+
+
+def robustness_figure(frame: pd.DataFrame) -> Figure:
+    """Accuracy (%) vs epsilon: a line per model and attack, one panel per pixel set (all / garment only)."""
+    import plotly.express as px
+
+    figure = px.line(
+        frame,
+        x="epsilon",
+        y="accuracy",
+        color="model",
+        line_dash="attack",
+        facet_col="pixels",
+        markers=True,
+        range_y=[0, 101],
+        category_orders={"pixels": [label for label in MASK_LABELS.values() if label in set(frame["pixels"])]},
+        labels={"epsilon": "ε (L-inf, pixels in [0, 1])", "accuracy": "accuracy (%)", "pixels": ""},
+        hover_data={"n_images": True, "dataset": True},
+    )
+    figure.for_each_annotation(lambda annotation: annotation.update(text=annotation.text.lstrip("=")))
+    return _layout(figure, height=440)
+
+
+def throughput_figure(frame: pd.DataFrame, unit: str) -> Figure:
+    """Grouped bars of the throughput metrics in `unit` ("images/s" or "ms") per model and device."""
+    import plotly.express as px
+
+    data = frame[frame["unit"] == unit].assign(text=lambda f: f["value"].map(_short))
+    figure = px.bar(
+        data,
+        x="model",
+        y="value",
+        color="label",
+        barmode="group",
+        facet_col="device" if data["device"].nunique() > 1 else None,
+        title="Speed (higher is better)" if unit == "images/s" else "Latency (lower is better)",
+        labels={"value": unit, "model": "", "label": "", "device": ""},
+        hover_data={"batch_size": True, "precision": True},
+        text="text",
+    )
+    figure.update_traces(textposition="outside", cliponaxis=False)
+    return _layout(figure)
+
+
+def memory_figure(frame: pd.DataFrame, metric: str) -> Figure:
+    """One memory-benchmark metric against resolution: a line per model and device."""
+    import plotly.express as px
+
+    data = frame[frame["metric"] == metric]
+    label = MEMORY_METRICS.get(metric, metric)
+    figure = px.line(
+        data,
+        x="resolution",
+        y="value",
+        color="model",
+        symbol="device",
+        markers=True,
+        log_x=True,
+        title=f"{label} by resolution",
+        labels={"value": label, "resolution": "resolution (px)"},
+        hover_data={"batch_size": True},
+    )
+    resolutions = sorted(int(value) for value in data["resolution"].dropna().unique())
+    figure.update_xaxes(tickvals=resolutions, ticktext=[str(value) for value in resolutions])
+    return _layout(figure)
+
+
+# --- Markdown (results/summary.md) ---
+
+
+def _number(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "–"
+    value = float(value)
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    if magnitude >= 0.001 or value == 0:
+        return f"{value:.4f}"
+    return f"{value:.2g}"  # 0.00015, or 1.2e-05 when tinier
+
+
+def _cell(value: Any, number: Callable[[Any], str] = _number) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = f"{value:,}"  # image counts, batch sizes: exact, with thousands separators
+    else:
+        text = number(value) if isinstance(value, float) or value is None or value is pd.NA else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _percent(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.1f}"
+
+
+def _table(header: list[str], lines: Iterable[Iterable[Any]], number: Callable[[Any], str] = _number) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    out += ["| " + " | ".join(_cell(value, number) for value in line) + " |" for line in lines]
+    return out
+
+
+def _quality_section(rows: list[dict[str, Any]]) -> list[str]:
+    frame = leaderboard_frame(rows)
+    out = []
+    for (dataset, extractor), group in frame.groupby(["dataset", "extractor"], sort=False):
+        out += ["", f"### {dataset}, features from `{extractor or 'unknown'}`", ""]
+        lines = []
+        for entry in group.to_dict("records"):
+            kid = "–" if pd.isna(entry["KID"]) else _number(entry["KID"])
+            if not pd.isna(entry["KID"]) and not pd.isna(entry["KID std"]):
+                kid += f" ± {_number(entry['KID std'])}"
+            lines.append(
+                [
+                    entry["model"],
+                    entry["role"],
+                    f"{_cell(entry['n_real'])} / {_cell(entry['n_generated'])}",
+                    entry["FID"],
+                    kid,
+                    entry["precision"],
+                    entry["recall"],
+                ]
+            )
+        out += _table(
+            ["model", "role", "real / generated images", "FID", "KID (mean ± std)", "precision", "recall"], lines
+        )
+    out += ["", QUALITY_NOTE]
+    return out
+
+
+def _throughput_section(rows: list[dict[str, Any]]) -> list[str]:
+    table = throughput_table(throughput_frame(rows))
+    return [""] + _table(list(table.columns), table.itertuples(index=False)) if not table.empty else []
+
+
+def _robustness_section(rows: list[dict[str, Any]]) -> list[str]:
+    table = robustness_table(robustness_frame(rows))
+    if table.empty:
+        return []
+    out = ["", ROBUSTNESS_NOTE, ""]
+    out += _table(list(table.columns), table.itertuples(index=False), number=_percent)
+    seconds = curve_seconds(rows)
+    if seconds:
+        out += ["", f"The curves took {seconds / 60:.1f} minutes in total."]
+    return out
+
+
+def _memory_section(rows: list[dict[str, Any]]) -> list[str]:
+    table = memory_table(memory_frame(rows))
+    return [""] + _table(list(table.columns), table.itertuples(index=False)) if not table.empty else []
+
+
+def _generic_section(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        [row["model"], row["dataset"], row["metric"], row["value"], row.get("unit", "")]
+        for row in rows
+        if row.get("error") is None
+    ]
+    return [""] + _table(["model", "dataset", "metric", "value", "unit"], lines) if lines else []
+
+
+SECTIONS = {
+    "quality": _quality_section,
+    "throughput": _throughput_section,
+    "robustness": _robustness_section,
+    "memory": _memory_section,
+}
+
+
+def summary_markdown(rows: Iterable[dict[str, Any]]) -> str:
+    """results/summary.md: for the newest run of each benchmark in `rows`, its tables, protocol and errors."""
+    rows = latest(rows)
+    out = ["# Benchmark results", ""]
+    if not rows:
+        return "\n".join([*out, NO_RESULTS, ""])
+    out.append(
+        "The newest run of each benchmark in `results/*.jsonl` (older runs stay in those files). "
+        "Written by `python -m benchmarks`; the dashboard (`make dashboard`) shows the same figures as charts."
+    )
+    for name in benchmarks(rows):
+        selected = of(rows, name)
+        out += ["", f"## {TITLES.get(name, name.capitalize())}", "", f"Measured: {describe_run(selected)}."]
+        data = data_lines(selected)
+        if data:
+            out += ["", "Data:", *[f"- {line}" for line in data]]
+        out += SECTIONS.get(name, _generic_section)(selected)
+        errors = error_lines(selected)
+        if errors:
+            out += ["", f"### Errors ({len(errors)})", "", *[f"- {line}" for line in errors]]
+    return "\n".join(out) + "\n"
