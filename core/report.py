@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
 from collections import defaultdict
@@ -609,7 +610,7 @@ def _number(value: Any) -> str:
 
 
 def _cell(value: Any, number: Callable[[Any], str] = _number) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         text = f"{value:,}"  # image counts, batch sizes: exact, with thousands separators
     else:
         text = number(value) if isinstance(value, float) or value is None or value is pd.NA else str(value)

@@ -147,7 +147,7 @@ def test_every_page_renders_results(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert list(board.columns) == ["model", "role", "FID", "KID", "KID std", "precision", "recall"]
     # the protocol, the same for every row here, is one line above the table
     assert (
-        "Every row: features from features-fashion-mnist · real images 4443 · generated images 4443 · "
+        "Every row: features from features-fashion-mnist · real images 4,443 · generated images 4,443 · "
         "reference split train · seed 0 · profile quick · device cpu (2 threads) · commit abc1234"
     ) in texts(at)
     assert "run `run-1`, on cpu (2 threads), profile quick, commit abc1234" in texts(at)

@@ -209,7 +209,7 @@ def test_leaderboard_frame_ranks_by_fid_with_protocol() -> None:
     more["params"] = {**more["params"], "n_generated": 10000}
     table, line = report.split_protocol(report.leaderboard_frame([*quality_run(), more]).drop(columns="dataset"))
     assert "n_generated" in table and "date" in table and "n_real" not in table and "extractor" not in table
-    assert line.startswith("features from features-fashion-mnist · real images 4443 · reference split train · seed 0")
+    assert line.startswith("features from features-fashion-mnist · real images 4,443 · reference split train · seed 0")
 
 
 def test_chart_frames_and_figures() -> None:
