@@ -29,7 +29,7 @@ help:
 	@echo "make bench     run every benchmark (PROFILE=quick|full), append rows to results/, write results/summary.md"
 	@echo "make publish-results REPO_ID=you/name   upload results/ to a Hub dataset repo"
 	@echo "make dashboard the Streamlit dashboard of results/ (RESULTS_SOURCE=folder or Hub dataset id)"
-	@echo "make demo      launch a Gradio Space locally (APP=dcgan|robustness)"
+	@echo "make demo      launch a Gradio Space locally (APP=dcgan|robustness|cocogan)"
 	@echo "make spaces    assemble every Space into dist/spaces/<name>/, ready to push"
 	@echo "make lint      ruff"
 	@echo "make clean     remove runs/, dist/ and caches (keeps $(VENV)); distclean also removes $(VENV)"

@@ -1,6 +1,6 @@
 """The benchmark runner: every benchmark under one profile, rows under results/, a summary, publishing.
 
-    python -m benchmarks run [--profile quick|full] [--only quality throughput robustness]
+    python -m benchmarks run [--profile quick|full] [--only quality throughput robustness memory]
                              [--models NAME_OR_HUB_ID ...] [--device cpu|cuda] [--results results]
     python -m benchmarks summary [--results results]          # rewrite results/summary.md
     python -m benchmarks publish --repo-id you/fashion-gan-lab-results [--results results] [--private]
@@ -15,7 +15,8 @@ and exits 1 if any row is an error or the quality sanity check fails.
 
 Models: by default every model in pretrained/, each benchmark taking its
 kind (generators: quality, throughput; classifiers: robustness); `--models`
-takes folders, names in pretrained/ or Hub repo ids instead.
+takes folders, names in pretrained/ or Hub repo ids instead. The memory
+benchmark builds its own models (COCO-GAN and a full-image GAN per resolution).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from benchmarks import quality, robustness, throughput
+from benchmarks import memory, quality, robustness, throughput
 from core import report
 from core.errors import UserError
 from core.hub import push, read_config
@@ -57,6 +58,7 @@ class Profile:
     quality: dict[str, Any] = field(default_factory=dict)
     throughput: dict[str, Any] = field(default_factory=dict)
     robustness: dict[str, Any] = field(default_factory=dict)
+    memory: dict[str, Any] = field(default_factory=dict)
 
 
 PROFILES = {
@@ -67,6 +69,7 @@ PROFILES = {
         quality={"extractors": (quality.DOMAIN,), "kid_subsets": 100},
         throughput={"steps": 10, "warmup": 3, "repeats": 10},
         robustness={"limit": 1000, "epsilons": (0.0, 0.05, 0.1, 0.2, 0.3), "pgd_steps": 10},
+        memory={"resolutions": (64, 128, 256), "batch_size": 8, "steps": 1, "warmup": 1},
     ),
     "full": Profile(
         "full",
@@ -74,6 +77,7 @@ PROFILES = {
         quality={"extractors": (quality.DOMAIN, "inception-if-present"), "kid_subsets": 100},
         throughput={"steps": 30, "warmup": 5, "repeats": 20},
         robustness={"limit": None, "epsilons": robustness.DEFAULT_EPSILONS, "pgd_steps": 10},
+        memory={"resolutions": (64, 128, 256, 512, 1024), "batch_size": 16, "steps": 5, "warmup": 2},
     ),
 }
 
@@ -83,7 +87,7 @@ class Benchmark:
     """One benchmark as the runner sees it: which models it takes, its scenarios, how to run and print them."""
 
     name: str
-    kind: str  # "generator" or "classifier": the models it measures
+    kind: str | None  # "generator" or "classifier": the models it measures; None: it builds its own
     plan: Callable[[list[str], Profile, str, Path], list]
     run: Callable[..., list[Row]]
     table: Callable[[list[Row]], str]
@@ -113,12 +117,18 @@ def plan_robustness(models: list[str], profile: Profile, device: str, results: P
     ]
 
 
+def plan_memory(models: list[str], profile: Profile, device: str, results: Path) -> list[memory.Scenario]:
+    return memory.scenarios(device=device, **profile.memory)
+
+
 BENCHMARKS = {
     b.name: b
     for b in (
         Benchmark("quality", "generator", plan_quality, quality.run, quality.format_table),
         Benchmark("throughput", "generator", plan_throughput, throughput.run, throughput.format_table),
         Benchmark("robustness", "classifier", plan_robustness, robustness.run, robustness.format_table),
+        # COCO-GAN against a full-image GAN at growing resolutions: architectures, not shipped models
+        Benchmark("memory", None, plan_memory, memory.run, memory.format_table),
     )
 }
 
@@ -156,8 +166,8 @@ def run_benchmarks(
     seconds: dict[str, float] = {}
     for name in only:
         benchmark = BENCHMARKS[name]
-        chosen = select_models(models, benchmark.kind)
-        if not chosen:
+        chosen = select_models(models, benchmark.kind) if benchmark.kind else []
+        if benchmark.kind and not chosen:
             print(f"{name}: no {benchmark.kind}s to measure, skipped")
             continue
         start = time.perf_counter()

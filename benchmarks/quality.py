@@ -113,11 +113,11 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
     try:
         device = resolve_device(scenario.device)
         generator = load_network(scenario.model, "generator")
-        dataset, split = generator_data(scenario.model)
+        dataset, split, size, pad = generator_data(scenario.model)
         config = generator.config
-        reference_split = load_split(dataset, split, config.image_size, config.channels)
+        reference_split = load_split(dataset, split, size, config.channels, pad)
         heldout_split = HELDOUT_SPLITS.get(dataset, "test")
-        heldout = load_split(dataset, heldout_split, config.image_size, config.channels)
+        heldout = load_split(dataset, heldout_split, size, config.channels, pad)
         if scenario.candidate == "real":
             name = f"real-{heldout_split}-split"
         extractor = fidelity.resolve_extractor(
@@ -156,19 +156,19 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
             for metric, unit in fidelity.METRICS.items()]
 
 
-def generator_data(source: str) -> tuple[str, str]:
-    """(dataset, split) a generator was trained on, from its training.json."""
+def generator_data(source: str) -> tuple[str, str, int, int]:
+    """(dataset, split, image size, padding) a generator was trained on, from its training.json."""
     config = load_training_config(resolve_source(source))
-    return config.dataset, config.split
+    return config.dataset, config.split, config.image_size, config.pad
 
 
 _SPLITS: dict[tuple, ImageData] = {}  # loaded once per process: every scenario of a dataset shares them
 
 
-def load_split(dataset: str, split: str, image_size: int, channels: int) -> ImageData:
-    key = (dataset, split, image_size, channels)
+def load_split(dataset: str, split: str, image_size: int, channels: int, pad: int = 0) -> ImageData:
+    key = (dataset, split, image_size, channels, pad)
     if key not in _SPLITS:
-        _SPLITS[key] = load_dataset(dataset, split, image_size=image_size, channels=channels)
+        _SPLITS[key] = load_dataset(dataset, split, image_size=image_size, channels=channels, pad=pad)
     return _SPLITS[key]
 
 
@@ -224,11 +224,11 @@ def scenarios(
 def _geometry(model: str) -> tuple | None:
     """What the real baseline depends on (dataset, split, size, channels); None when unreadable."""
     try:
-        dataset, split = generator_data(model)
+        dataset, split, size, pad = generator_data(model)
         config = read_config(resolve_source(model))
     except Exception:  # noqa: BLE001 - the model's own scenario will record the real error as rows
         return None
-    return dataset, split, config.get("image_size"), config.get("channels")
+    return dataset, split, size, pad, config.get("channels")
 
 
 def sanity_check(rows: list[Row]) -> list[str]:

@@ -182,10 +182,16 @@ def describe(source: str) -> str:
     colour = "grayscale" if pipe.channels == 1 else "RGB"
     classes = f"{pipe.num_classes} classes" if pipe.num_classes else "unconditional"
     text = f"**{pipe.name}**: {pipe.image_size}×{pipe.image_size} px {colour}, {classes}, latent size {pipe.z_dim}."
+    return text + training_note(source)
+
+
+def training_note(source: str) -> str:
+    """" Trained on <data> for <steps> steps." from the model's training.json, or "" when it has none."""
     training = resolve_source(source) / "training.json"
-    if training.is_file():
-        summary = json.loads(training.read_text()).get("summary", {})
-        if summary.get("data"):
-            steps = f" for {summary['steps']:,} steps" if summary.get("steps") else ""
-            text += f" Trained on {summary['data']}{steps}."
-    return text
+    if not training.is_file():
+        return ""
+    summary = json.loads(training.read_text()).get("summary", {})
+    if not summary.get("data"):
+        return ""
+    steps = f" for {summary['steps']:,} steps" if summary.get("steps") else ""
+    return f" Trained on {summary['data']}{steps}."

@@ -111,6 +111,76 @@ class GeneratorPipeline:
         labels = self.labels(label if label is not None else 0, steps) if self.num_classes else None
         return self.generate(z, labels)
 
+    # ------------------------------------------------------------------ generation by parts (COCO-GAN)
+
+    @property
+    def is_patch_based(self) -> bool:
+        """Whether the generator draws images by parts (COCO-GAN): `part`, `beyond`, `complete` work."""
+        return hasattr(self.generator, "micro_patch")
+
+    def _patch_config(self):
+        if not self.is_patch_based:
+            raise UserError(f"{self.name} draws whole images; parts, beyond-boundary and patch-guided generation "
+                            "need a patch-based generator (COCO-GAN)")
+        return self.generator.config
+
+    @property
+    def grid(self) -> int:
+        """Micro patches per side of a training-size image."""
+        return self._patch_config().grid
+
+    @torch.inference_mode()
+    def beyond(self, n: int, seed: int = 0, extra: int = 1) -> np.ndarray:
+        """`n` images [n, S, S, C] uint8 with `extra` micro patches beyond each border: S = (grid + 2 extra) * micro px.
+
+        The centre (the training-size image) is exactly what `sample` draws for the same seed.
+        """
+        self._patch_config()
+        if n < 1:
+            raise UserError(f"number of images must be at least 1, got {n}")
+        if not 0 <= extra <= 8:
+            raise UserError(f"extra micro patches per border must be between 0 and 8, got {extra}")
+        return to_uint8(self.generator(self.latents(n, seed).to(self.device), extra=extra))
+
+    @torch.inference_mode()
+    def part(self, seed: int, row: int, col: int, extra: int = 0) -> np.ndarray:
+        """Micro patch (row, col) alone [m, m, C] uint8 of the image `sample(1, seed)` draws (or of `beyond(..., extra)`)."""
+        from core.models.cocogan import micro_coordinates
+
+        config = self._patch_config()
+        side = config.grid + 2 * extra
+        if not (0 <= row < side and 0 <= col < side):
+            raise UserError(f"cell ({row}, {col}) is outside the {side} x {side} grid of micro patches")
+        coords = micro_coordinates(config, extra, self.device)[row * side + col][None]
+        return to_uint8(self.generator(self.latents(1, seed).to(self.device), coords=coords))[0]
+
+    def with_part(self, seed: int, row: int, col: int, part_seed: int, extra: int = 0) -> np.ndarray:
+        """The image of `seed` [S, S, C] uint8 with micro patch (row, col) redrawn from `part_seed`'s latent."""
+        image = self.beyond(1, seed, extra)[0]
+        m = self._patch_config().micro_size
+        image[row * m : (row + 1) * m, col * m : (col + 1) * m] = self.part(part_seed, row, col, extra)
+        return image
+
+    @torch.inference_mode()
+    def complete(self, image: np.ndarray, row: int, col: int, extra: int = 0) -> np.ndarray:
+        """Patch-guided generation: the macro patch of `image` [H, W, C] uint8 (training size) whose top-left
+        micro patch is (row, col) -> Q recovers a latent -> a whole image [S, S, C] uint8 drawn from it."""
+        from core.models.cocogan import macro_offsets
+
+        config = self._patch_config()
+        image = np.asarray(image)
+        expected = (config.image_size, config.image_size, config.channels)
+        if image.shape != expected or image.dtype != np.uint8:
+            raise UserError(f"the guiding image must be uint8 {expected}, got {image.dtype} {image.shape}")
+        offsets = macro_offsets(config)
+        if not (0 <= row < offsets and 0 <= col < offsets):
+            raise UserError(f"a macro patch's top-left cell must be within 0..{offsets - 1}, got ({row}, {col})")
+        m, size = config.micro_size, config.macro_size
+        patch = torch.from_numpy(image[row * m : row * m + size, col * m : col * m + size].copy())
+        patch = patch.permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device)  # [1, C, M, M] in [-1, 1]
+        z = self.generator.recover_latent(patch)
+        return to_uint8(self.generator(z, extra=extra))[0]
+
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Spherical interpolation between vectors a, b [D] at fractions t [T] -> [T, D].

@@ -284,3 +284,139 @@ class ClassificationObjective(Objective):
             correct += (network(x).argmax(1).cpu() == labels[start : start + 1000]).sum().item()
         network.train(was_training)
         return {f"{self.config.eval_split}_accuracy": correct / len(labels), f"{self.config.eval_split}_images": len(labels)}
+
+
+COCOGAN_WEIGHTS = {"gp_weight": 10.0, "spatial_weight": 10.0, "latent_weight": 1.0, "feature_matching_weight": 1.0}
+LUCID_STAGE = {"name": "lucid", "blur": 1, "spatial": True, "feature_matching": 0.0}  # what a stage leaves unset
+
+
+@OBJECTIVES.register("cocogan")
+class CocoGANObjective(Objective):
+    """COCO-GAN (Lin et al., 2019): micro patches by coordinate, judged as macro patches.
+
+    Each iteration draws, per image, a macro-patch position on the micro grid.
+    The real macro patch is cropped from the real image there; the fake one is
+    G's micro patches at that position's micro coordinates, merged by Φ.
+
+        L_D = L_W + λ·L_GP + α·L_S(real)       (Wasserstein critic, gradient penalty, coordinate regression)
+        L_G = -L_W + α·L_S(fake) + β·L_Q + γ·L_FM
+
+    L_S is the squared error of D's coordinate head against the macro
+    coordinate; L_Q = ||Q(fake macro patch) - z||² (Q lives in the generator
+    network, so it is exported and trained with G); L_FM matches the mean
+    D-trunk features of real and fake patches. λ, α, β, γ are `loss_options`
+    gp_weight, spatial_weight, latent_weight, feature_matching_weight.
+
+    The cloudy-to-lucid curriculum is `config.curriculum`: stages, each until a
+    fraction of the run, that set `blur` (real and fake macro patches are both
+    low-passed by average-pooling over blur x blur pixels and upsampling back,
+    so D can only judge coarse structure), and may switch `spatial` (L_S) and
+    `feature_matching` (a multiplier of γ) on or off. Without a curriculum
+    every step is lucid: no blur, every term on.
+    """
+
+    phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",)))
+
+    def __init__(self, networks: dict[str, nn.Module], config: TrainConfig):
+        super().__init__(networks, config)
+        unknown = sorted(set(config.loss_options) - set(COCOGAN_WEIGHTS))
+        if unknown:
+            raise UserError(f"unknown COCO-GAN loss_options {unknown}; known: {sorted(COCOGAN_WEIGHTS)}")
+        self.weights = {**COCOGAN_WEIGHTS, **config.loss_options}
+        self.stages = [dict(LUCID_STAGE, **stage) for stage in config.curriculum] or [dict(LUCID_STAGE, until=1.0)]
+        for stage in self.stages:
+            unknown = sorted(set(stage) - {"name", "until", "blur", "spatial", "feature_matching"})
+            if unknown or not isinstance(stage.get("until"), (int, float)) or int(stage["blur"]) < 1:
+                raise UserError(f"invalid curriculum stage {stage}: needs 'until' (a fraction of the steps), blur >= 1"
+                                + (f"; unknown keys {unknown}" if unknown else ""))
+        self.stage = self.stages[0]
+
+    def set_step(self, step: int) -> None:
+        fraction = step / max(self.config.steps, 1)
+        self.stage = next((s for s in self.stages if fraction < s["until"]), self.stages[-1])
+
+    # ------------------------------------------------------------------ patches
+
+    @property
+    def _config(self):
+        return _unwrap(self.networks["generator"]).config
+
+    def _positions(self, n: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Random macro positions: (row, col) [n] on the micro grid, micro coords [n, k*k, 2], macro coords [n, 2]."""
+        from core.models.cocogan import macro_coordinates, macro_offsets
+
+        offsets = macro_offsets(self._config)
+        row = torch.randint(0, offsets, (n,), device=device)
+        col = torch.randint(0, offsets, (n,), device=device)
+        micro, macro = macro_coordinates(self._config, row, col)
+        return row, col, micro, macro
+
+    def _real_macro(self, images: Tensor, row: Tensor, col: Tensor) -> Tensor:
+        """Crops [B, C, M, M] of the real images at the macro positions."""
+        m, size = self._config.micro_size, self._config.macro_size
+        return torch.stack([image[:, r * m : r * m + size, c * m : c * m + size]
+                            for image, r, c in zip(images, row.tolist(), col.tolist())])
+
+    def _fake_macro(self, z: Tensor, micro: Tensor) -> Tensor:
+        """Φ of G's micro patches for latents z [B, z_dim] at micro coords [B, k*k, 2] -> [B, C, M, M]."""
+        from core.models.cocogan import merge
+
+        k = self._config.macro_grid
+        patches = self.networks["generator"](z.repeat_interleave(k * k, dim=0), coords=micro.reshape(-1, micro.shape[-1]))
+        return merge(patches, k, k)
+
+    def _blur(self, images: Tensor) -> Tensor:
+        factor = int(self.stage["blur"])
+        if factor <= 1:
+            return images
+        return F.interpolate(F.avg_pool2d(images, factor), scale_factor=factor, mode="bilinear", align_corners=False)
+
+    # ------------------------------------------------------------------ losses
+
+    def loss(self, phase: str, batch: Batch) -> tuple[Tensor, Logs]:
+        real_images = batch["images"]
+        n, device = real_images.shape[0], real_images.device
+        row, col, micro, macro = self._positions(n, device)
+        z = torch.randn(n, self._config.z_dim, device=device)
+        discriminator = self.networks["discriminator"]
+        spatial = self.weights["spatial_weight"] if self.stage["spatial"] else 0.0
+        logs: Logs = {"stage_blur": float(self.stage["blur"])}
+        if phase == "D":
+            with torch.no_grad():
+                fake = self._blur(self._fake_macro(z, micro))
+            real = self._blur(self._real_macro(real_images, row, col))
+            real_scores, real_coords = discriminator(real, macro)
+            fake_scores, _ = discriminator(fake, macro)
+            wasserstein = fake_scores.mean() - real_scores.mean()
+            penalty = gradient_penalty(lambda x: discriminator(x, macro)[0], real, fake)
+            spatial_loss = F.mse_loss(real_coords, macro)
+            loss = wasserstein + self.weights["gp_weight"] * penalty + spatial * spatial_loss
+            return loss, {**logs, "loss_d": loss.item(), "wasserstein": -wasserstein.item(), "gp": penalty.item(),
+                          "spatial_d": spatial_loss.item()}
+        fake_sharp = self._fake_macro(z, micro)
+        fake = self._blur(fake_sharp)
+        fake_scores, fake_coords = discriminator(fake, macro)
+        spatial_loss = F.mse_loss(fake_coords, macro)
+        # Q is called on the bare module: under multi-GPU DDP its gradients would not be averaged, so
+        # COCO-GAN trains on one device (which is what its memory claim is about anyway).
+        latent_loss = F.mse_loss(_unwrap(self.networks["generator"]).recover_latent(fake_sharp), z)
+        loss = -fake_scores.mean() + spatial * spatial_loss + self.weights["latent_weight"] * latent_loss
+        logs |= {"spatial_g": spatial_loss.item(), "latent": latent_loss.item(), "feature_matching": 0.0}  # fixed keys
+        matching = self.weights["feature_matching_weight"] * float(self.stage["feature_matching"])
+        if matching:
+            features = _unwrap(discriminator).features
+            with torch.no_grad():
+                real_mean = features(self._blur(self._real_macro(real_images, row, col))).mean(0)
+            feature_loss = F.mse_loss(features(fake).mean(0), real_mean)
+            loss = loss + matching * feature_loss
+            logs["feature_matching"] = feature_loss.item()
+        return loss, {**logs, "loss_g": loss.item()}
+
+    # ------------------------------------------------------------------ samples
+
+    def preview_inputs(self, batch: Batch, n: int, seed: int) -> dict[str, Tensor]:
+        rng = torch.Generator().manual_seed(seed)
+        return {"z": torch.randn(n, self._config.z_dim, generator=rng)}
+
+    def preview(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+        return generator(inputs["z"])

@@ -71,7 +71,11 @@ THROUGHPUT_METRICS = {
     "latency_ms_batch64_median": "latency b64 median (ms)",
     "latency_ms_batch64_p90": "latency b64 p90 (ms)",
 }
-MEMORY_METRICS = {"peak_memory_mb": "peak memory (MB)", "images_per_s": "images/s"}
+MEMORY_METRICS = {
+    "peak_memory_mb": "peak memory (MB)",
+    "training_memory_mb": "training memory (MB)",
+    "images_per_s": "images/s",
+}
 MASK_LABELS = {False: "all pixels", True: "garment pixels only"}
 ROLE_COLORS = {"model": "#4C78A8", "baseline": "#BAB0AC"}
 

@@ -13,7 +13,7 @@ import pytest
 from apps import build_spaces
 from core import demo as lab
 from core.hub import save_model
-from core.models import Classifier, ClassifierConfig, DCGANConfig, DCGANGenerator
+from core.models import Classifier, ClassifierConfig, CocoGANConfig, CocoGANGenerator, DCGANConfig, DCGANGenerator
 
 SPACE = build_spaces.APPS_DIR / "dcgan"
 
@@ -29,10 +29,14 @@ def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
             image_size=size, channels=channels, z_dim=8, num_classes=2, width=8, class_names=["top", "shoe"]
         )
         save_model(DCGANGenerator(config), root / name)
-    # main() builds every Space: tiny 28 px classifiers for the others' models
+    # main() builds every Space: tiny COCO-GANs and 28 px classifiers for the others' models
     for space in build_spaces.find_spaces():
         for name in build_spaces.shipped_models(space):
-            if not (root / name).exists():
+            if (root / name).exists():
+                continue
+            if name.startswith("cocogan-"):
+                save_model(CocoGANGenerator(CocoGANConfig(z_dim=8, width=8, max_width=16)), root / name)
+            else:
                 save_model(Classifier(ClassifierConfig(arch="dense", hidden=8)), root / name)
     return root
 
@@ -136,7 +140,7 @@ def test_hub_models_need_one_space_and_spaces_must_exist(tmp_path: Path, capsys:
     assert build_spaces.main(["--out", str(tmp_path), "--hub-models", "you/a"]) == 2
     assert "name that Space with --space" in capsys.readouterr().err
     assert build_spaces.main(["--out", str(tmp_path), "--space", "nope"]) == 2
-    assert "unknown Space(s) nope; known: dashboard, dcgan, robustness" in capsys.readouterr().err
+    assert "unknown Space(s) nope; known: cocogan, dashboard, dcgan, robustness" in capsys.readouterr().err
 
 
 def test_robustness_space_ships_its_classifiers_and_results(models_root: Path, tmp_path: Path) -> None:
@@ -203,7 +207,7 @@ def test_dashboard_space_ships_results_and_runs_without_torch(tmp_path: Path) ->
 def test_missing_model_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     partial = tmp_path / "pretrained"
     save_model(DCGANGenerator(DCGANConfig(z_dim=8, width=8)), partial / "dcgan-fashion-mnist")
-    assert build_spaces.main(["--out", str(tmp_path / "dist"), "--models-root", str(partial)]) == 2
+    assert build_spaces.main(["--out", str(tmp_path / "dist"), "--models-root", str(partial), "--space", "dcgan"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("error: Space 'dcgan' ships model 'dcgan-clothing-64'")
@@ -223,6 +227,6 @@ def test_cli_entry_point(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert (
-        done.stderr.startswith("error: Space 'dcgan' ships model 'dcgan-fashion-mnist'")
+        done.stderr.startswith("error: Space 'dcgan' ships model 'dcgan-fashion-mnist'")  # the first Space with models
         and done.stderr.count("\n") == 1
     )

@@ -50,6 +50,7 @@ class ImageData:
     class_names: list[str]
     dataset: str
     split: str
+    pad: int = 0  # black pixels added on each side after resizing
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -75,7 +76,7 @@ class ImageData:
         """One line saying what this is, and whether it is the complete split."""
         spec = DATASETS.get(self.dataset)
         n, full = len(self), spec.full_sizes[self.split]
-        head = f"{spec.title}, {self.split} split"
+        head = f"{spec.title}, {self.split} split" + (f" (padded by {self.pad} px to {self.image_size} px)" if self.pad else "")
         if n == full:
             return f"{head}, {n:,} images (complete split)"
         if n < full:
@@ -91,12 +92,15 @@ def load_dataset(
     channels: int | None = None,
     root: str | Path | None = None,
     download: bool = True,
+    pad: int = 0,
 ) -> ImageData:
     """Load one split of a registered dataset into memory.
 
     `image_size` None means the dataset's default (native 28 for Fashion-MNIST,
     64 for the clothing photos); `channels` None means native; `root` None means
     `core.paths.data_root()`. Missing data is downloaded when `download` is true.
+    `pad` adds that many black pixels on each side after resizing (Fashion-MNIST
+    28 px padded by 2 is the 32 px grid that patch-based models need).
     """
     spec = DATASETS.get(name)
     if split not in spec.splits:
@@ -108,6 +112,10 @@ def load_dataset(
     chans = spec.channels if channels is None else channels
     if chans not in (1, 3):
         raise UserError(f"channels must be 1 or 3, got {channels!r}")
+    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
+        raise UserError(f"pad must be a non-negative integer, got {pad!r}")
     base = data_root() if root is None else Path(root).expanduser()
     images, labels, class_names = spec.load(base, split, size, chans, download)
-    return ImageData(images, labels, class_names, name, split)
+    if pad:
+        images = torch.nn.functional.pad(images, (pad, pad, pad, pad))  # black borders, like Fashion-MNIST's own
+    return ImageData(images, labels, class_names, name, split, pad)

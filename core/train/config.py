@@ -29,6 +29,7 @@ class TrainConfig:
     split: str = "train"
     image_size: int = 28
     channels: int = 0  # 0 = the dataset's own
+    pad: int = 0  # black pixels added on each side after resizing (Fashion-MNIST 28 + 2 * 2 = 32)
     conditional: bool = True  # condition on the dataset's class labels
     hflip: bool = False  # random horizontal flips of real images
     shift: int = 0  # random translations of real images by up to this many pixels
@@ -37,6 +38,9 @@ class TrainConfig:
     # classifiers: attack the batch before the loss, e.g. {"attack": "pgd", "epsilon": 0.1, "steps": 7}
     adversarial_training: dict = field(default_factory=dict)
     eval_split: str = "test"  # held-out split the objective evaluates on (classifiers: accuracy)
+    # staged training, for objectives that have one (COCO-GAN's cloudy-to-lucid): a list of
+    # {"name": ..., "until": fraction of `steps`, ...that stage's settings}, in order
+    curriculum: list = field(default_factory=list)
     # optimisation
     batch_size: int = 64  # per device
     lr: dict = field(default_factory=lambda: {"G": 2e-4, "D": 2e-4})  # per objective phase
@@ -109,6 +113,35 @@ def _classifier(model_config: dict[str, Any], quick_steps: int, presets: dict | 
     }
 
 
+# Cloudy to lucid: D first sees only coarse structure of real and generated macro patches (4x4-pixel
+# averages), then 2x2 averages with feature matching to refine detail, then full-resolution patches.
+COCOGAN_CURRICULUM = [
+    {"name": "cloudy", "until": 0.25, "blur": 4},
+    {"name": "refine", "until": 0.6, "blur": 2, "feature_matching": 1.0},
+    {"name": "lucid", "until": 1.0, "blur": 1},
+]
+
+
+def _cocogan(model_config: dict[str, Any], quick_steps: int, presets: dict | None = None, **settings: Any) -> dict[str, Any]:
+    """A COCO-GAN recipe: unconditional, WGAN-GP with TTUR (G 1e-4, D 4e-4, betas 0 / 0.9), the curriculum."""
+    return {
+        "model": "cocogan",
+        "conditional": False,
+        "loss": "wgan-gp",  # for the record: the objective has its own Wasserstein critic loss
+        "loss_options": {"gp_weight": 10.0, "spatial_weight": 10.0, "latent_weight": 1.0, "feature_matching_weight": 1.0},
+        "lr": {"G": 1e-4, "D": 4e-4},
+        "betas": (0.0, 0.9),
+        "curriculum": COCOGAN_CURRICULUM,
+        "model_config": model_config,
+        **settings,
+        "presets": {
+            "smoke": (presets or {}).get("smoke", {}),
+            "quick": {"steps": quick_steps, "sample_every": 500, "checkpoint_every": 250},
+            "full": {"steps": 10 * quick_steps},
+        },
+    }
+
+
 RECIPES: dict[str, dict[str, Any]] = {
     "dcgan-fashion-mnist": {
         "model": "dcgan",
@@ -128,6 +161,17 @@ RECIPES: dict[str, dict[str, Any]] = {
         # per-preset tweaks: 64 px RGB is slower per step than 28 px grayscale
         "presets": {"smoke": {"split": "validation"}, "quick": {"steps": 6000, "checkpoint_every": 200}},
     },
+    # COCO-GAN: micro patches by coordinate, judged as macro patches (full / macro / micro px), WGAN-GP,
+    # TTUR learning rates, and the cloudy-to-lucid curriculum (see core.losses.CocoGANObjective).
+    "cocogan-fashion-mnist-32": _cocogan(
+        {"macro_size": 16, "micro_size": 8, "z_dim": 64, "width": 32, "max_width": 128},
+        dataset="fashion-mnist", image_size=28, pad=2, quick_steps=4000,
+    ),
+    "cocogan-clothing-64": _cocogan(
+        {"macro_size": 32, "micro_size": 16, "z_dim": 128, "width": 32, "max_width": 128},
+        dataset="clothing", image_size=64, hflip=True, quick_steps=4000,
+        presets={"smoke": {"split": "validation"}},
+    ),
     # Classifiers: the robustness lab's subjects and the metrics' feature extractors.
     # quick: 1,000 steps of 128 are about 15 epochs of the 8,226-image Fashion-MNIST prefix.
     "classifier-dense-fashion-mnist": _classifier({"arch": "dense", **_FASHION_MNIST_STATS}, quick_steps=1300),

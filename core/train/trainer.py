@@ -134,7 +134,7 @@ class Trainer:
         acc = self.accelerator
 
         self.data = load_dataset(
-            config.dataset, config.split, image_size=config.image_size, channels=config.channels or None
+            config.dataset, config.split, image_size=config.image_size, channels=config.channels or None, pad=config.pad
         )
         acc.print(f"data: {self.data.describe()}; device: {device_name(acc.device)}")
         self.family = MODELS.get(config.model)

@@ -1,0 +1,296 @@
+"""COCO-GAN: generation by parts, conditioned on coordinates (Lin et al., ICCV 2019).
+
+The generator never draws a whole image. Given a latent z and the coordinate
+c of a *micro patch* on the image's grid, it draws that patch; the merging
+function Φ tiles micro patches of the same z into a *macro patch* during
+training and into the full image at inference. The discriminator only ever
+sees macro patches, with their coordinate; its auxiliary head regresses that
+coordinate (the spatial-consistency loss), and the latent head Q (here in the
+exported network, so patch-guided generation works after export) recovers z
+from a macro patch.
+
+Geometry (one side; images are square): the full image is n x n micro patches
+of `micro_size` px (n = image_size / micro_size); a macro patch is k x k of
+them (k = macro_size / micro_size) at any micro-grid offset, so neighbouring
+macro patches overlap. Micro coordinates are evenly spaced in [-1, 1]
+(spacing s = 2 / (n - 1)); a macro patch's coordinate is the mean of its
+micro patches'. Coordinates beyond [-1, 1], continuing the same spacing, give
+beyond-boundary images larger than the training size.
+
+    G  (z [B, z_dim], c [B, 2]) -> micro patch [B, C, m, m] in [-1, 1]
+    D  (macro patch [B, C, M, M], c' [B, 2]) -> score [B], coordinate [B, 2]
+    Q  (macro patch) -> z [B, z_dim]
+
+Coordinates are (x, y) = (column, row), each in [-1, 1] on the training grid.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import Tensor, nn
+
+from core.models.base import ModelFamily, register_family
+
+COORD_DIM = 2
+BASE_SIZE = 4  # the generator's first feature map; the discriminator ends at this size too
+
+
+@dataclass
+class CocoGANConfig:
+    """Everything needed to rebuild the networks; saved as config.json."""
+
+    image_size: int = 32  # the full (training) image
+    macro_size: int = 16  # what the discriminator sees
+    micro_size: int = 8  # what the generator draws
+    channels: int = 1
+    z_dim: int = 128
+    width: int = 64  # channels of the generator's last block; doubled per lower resolution, up to max_width
+    max_width: int = 256
+    num_classes: int = 0  # COCO-GAN here is unconditional; the field exists for the shared pipeline
+    class_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        sizes = (self.image_size, self.macro_size, self.micro_size)
+        if not (self.micro_size <= self.macro_size <= self.image_size):
+            raise ValueError(f"need micro_size <= macro_size <= image_size, got {sizes}")
+        if self.image_size % self.micro_size or self.macro_size % self.micro_size:
+            raise ValueError(f"image_size and macro_size must be multiples of micro_size, got {sizes}")
+        if self.micro_size < BASE_SIZE or self.micro_size & (self.micro_size - 1):
+            raise ValueError(f"micro_size must be a power of two >= {BASE_SIZE}, got {self.micro_size}")
+        if self.macro_size & (self.macro_size - 1) or self.macro_size < BASE_SIZE:
+            raise ValueError(f"macro_size must be a power of two >= {BASE_SIZE}, got {self.macro_size}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.num_classes:
+            raise ValueError("COCO-GAN is unconditional here: train it with conditional: false")
+
+    @property
+    def grid(self) -> int:
+        """Micro patches per side of the full image (n)."""
+        return self.image_size // self.micro_size
+
+    @property
+    def macro_grid(self) -> int:
+        """Micro patches per side of a macro patch (k)."""
+        return self.macro_size // self.micro_size
+
+    @property
+    def spacing(self) -> float:
+        """Distance between neighbouring micro coordinates (s); 0 when the grid is one patch."""
+        return 2.0 / (self.grid - 1) if self.grid > 1 else 0.0
+
+    def widths(self, size_from: int, size_to: int) -> list[int]:
+        """Channels at each resolution from `size_from` up to `size_to` (doubling), widest first."""
+        steps = int(math.log2(size_to // size_from))
+        return [min(self.width * 2 ** (steps - i), self.max_width) for i in range(steps + 1)]
+
+
+def _as_config(config: CocoGANConfig | dict) -> CocoGANConfig:
+    if isinstance(config, CocoGANConfig):
+        return config
+    return CocoGANConfig(**{k: v for k, v in config.items() if k in CocoGANConfig.__dataclass_fields__})
+
+
+# ---------------------------------------------------------------------- coordinates and merging (Φ)
+
+
+def micro_coordinates(config: CocoGANConfig, extra: int = 0, device: torch.device | str | None = None) -> Tensor:
+    """Coordinates [(n + 2e)^2, 2] of every micro patch, row-major, `extra` (e) positions beyond each border."""
+    n = config.grid + 2 * extra
+    axis = (torch.arange(n, dtype=torch.float32, device=device) - extra) * config.spacing - (1.0 if config.grid > 1 else 0.0)
+    rows, cols = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([cols.flatten(), rows.flatten()], dim=1)
+
+
+def macro_offsets(config: CocoGANConfig) -> int:
+    """Valid macro-patch positions per side: its top-left micro patch may sit at 0 .. n - k."""
+    return config.grid - config.macro_grid + 1
+
+
+def macro_coordinates(config: CocoGANConfig, row: Tensor, col: Tensor) -> tuple[Tensor, Tensor]:
+    """For macro patches whose top-left micro patch is at (row, col) [B]: their micro coordinates
+    [B, k*k, 2] (row-major inside the patch) and their own coordinate [B, 2] (the micro patches' mean)."""
+    k = config.macro_grid
+    offsets = torch.arange(k, device=row.device)
+    rows = row[:, None, None] + offsets[None, :, None]  # [B, k, 1]
+    cols = col[:, None, None] + offsets[None, None, :]  # [B, 1, k]
+    origin = 1.0 if config.grid > 1 else 0.0
+    xs = (cols * config.spacing - origin).expand(-1, k, k).float()
+    ys = (rows * config.spacing - origin).expand(-1, k, k).float()
+    micro = torch.stack([xs, ys], dim=-1).reshape(len(row), k * k, COORD_DIM)
+    return micro, micro.mean(dim=1)
+
+
+def merge(patches: Tensor, rows: int, cols: int) -> Tensor:
+    """Φ: micro patches [B * rows * cols, C, m, m] (row-major per image) -> images [B, C, rows*m, cols*m].
+
+    Pure reshapes: exact, differentiable, on the patches' device.
+    """
+    n, c, h, w = patches.shape
+    b = n // (rows * cols)
+    grid = patches.reshape(b, rows, cols, c, h, w).permute(0, 3, 1, 4, 2, 5)
+    return grid.reshape(b, c, rows * h, cols * w)
+
+
+def split(images: Tensor, size: int) -> Tensor:
+    """The inverse of Φ: images [B, C, H, W] -> patches [B * (H/size) * (W/size), C, size, size], row-major."""
+    b, c, h, w = images.shape
+    rows, cols = h // size, w // size
+    grid = images.reshape(b, c, rows, size, cols, size).permute(0, 2, 4, 1, 3, 5)
+    return grid.reshape(b * rows * cols, c, size, size)
+
+
+# ---------------------------------------------------------------------- networks
+
+
+class ConditionalBatchNorm(nn.Module):
+    """BatchNorm without its own affine; per-sample scale and shift from the condition (z, c)."""
+
+    def __init__(self, channels: int, condition_dim: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.affine = nn.Linear(condition_dim, 2 * channels)
+        nn.init.zeros_(self.affine.weight)
+        nn.init.zeros_(self.affine.bias)  # starts as plain BatchNorm: scale 1 + 0, shift 0
+
+    def forward(self, x: Tensor, condition: Tensor) -> Tensor:
+        scale, shift = self.affine(condition).chunk(2, dim=1)
+        return self.norm(x) * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
+
+
+class UpBlock(nn.Module):
+    """Residual block: CBN -> ReLU -> nearest x2 -> conv3 -> CBN -> ReLU -> conv3, plus nearest x2 -> conv1."""
+
+    def __init__(self, w_in: int, w_out: int, condition_dim: int):
+        super().__init__()
+        self.norm1 = ConditionalBatchNorm(w_in, condition_dim)
+        self.conv1 = nn.Conv2d(w_in, w_out, 3, padding=1)
+        self.norm2 = ConditionalBatchNorm(w_out, condition_dim)
+        self.conv2 = nn.Conv2d(w_out, w_out, 3, padding=1)
+        self.skip = nn.Conv2d(w_in, w_out, 1)
+
+    def forward(self, x: Tensor, condition: Tensor) -> Tensor:
+        h = F.interpolate(F.relu(self.norm1(x, condition)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.norm2(self.conv1(h), condition)))
+        return h + self.skip(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class DownBlock(nn.Module):
+    """Residual block: ReLU -> conv3 -> ReLU -> conv3 -> avg-pool, plus conv1 -> avg-pool (no normalisation: WGAN-GP)."""
+
+    def __init__(self, w_in: int, w_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(w_in, w_out, 3, padding=1)
+        self.conv2 = nn.Conv2d(w_out, w_out, 3, padding=1)
+        self.skip = nn.Conv2d(w_in, w_out, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.avg_pool2d(self.conv2(F.relu(self.conv1(F.relu(x)))), 2)
+        return h + F.avg_pool2d(self.skip(x), 2)
+
+
+class Encoder(nn.Module):
+    """Convolutional trunk: macro patches [B, C, M, M] -> features [B, F], halving down to 4x4, then summed."""
+
+    def __init__(self, config: CocoGANConfig):
+        super().__init__()
+        widths = list(reversed(config.widths(BASE_SIZE, config.macro_size)))  # narrow at M px, widest at 4x4
+        self.stem = nn.Conv2d(config.channels, widths[0], 3, padding=1)
+        self.blocks = nn.Sequential(*(DownBlock(w_in, w_out) for w_in, w_out in itertools.pairwise(widths)))
+        self.out_dim = widths[-1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.blocks(self.stem(x))).sum(dim=(2, 3))
+
+
+class CocoGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="fashion-gan-lab", tags=["gan", "coco-gan"]):
+    """Micro-patch generator G(z, c), Φ, and the latent head Q; forward(z) draws full images.
+
+    forward(z [B, z_dim], labels=None, extra=0) -> images [B, C, S, S] in [-1, 1],
+    S = (n + 2 * extra) * micro_size: `extra` micro patches beyond each border
+    (beyond-boundary generation). forward(z, coords=c) -> micro patches G(z, c).
+    """
+
+    family = "cocogan"
+
+    def __init__(self, config: CocoGANConfig):
+        super().__init__()
+        self.config = config = _as_config(config)
+        condition_dim = config.z_dim + COORD_DIM
+        widths = config.widths(BASE_SIZE, config.micro_size)
+        self.project = nn.Linear(condition_dim, widths[0] * BASE_SIZE**2)
+        self.blocks = nn.ModuleList(UpBlock(w_in, w_out, condition_dim) for w_in, w_out in itertools.pairwise(widths))
+        self.out_norm = nn.BatchNorm2d(widths[-1])
+        self.out_conv = nn.Conv2d(widths[-1], config.channels, 3, padding=1)
+        self.latent_encoder = Encoder(config)  # Q: macro patch -> features
+        self.latent_head = nn.Linear(self.latent_encoder.out_dim, config.z_dim)
+
+    @property
+    def z_dim(self) -> int:
+        return self.config.z_dim
+
+    @property
+    def num_classes(self) -> int:
+        return 0
+
+    def micro_patch(self, z: Tensor, coords: Tensor) -> Tensor:
+        """G: latents [B, z_dim] at micro coordinates [B, 2] -> micro patches [B, C, m, m]."""
+        condition = torch.cat([z, coords.to(z.dtype)], dim=1)
+        h = self.project(condition).view(len(z), -1, BASE_SIZE, BASE_SIZE)
+        for block in self.blocks:
+            h = block(h, condition)
+        return torch.tanh(self.out_conv(F.relu(self.out_norm(h))))
+
+    def patches(self, z: Tensor, coords: Tensor) -> Tensor:
+        """Every latent at every coordinate: z [B, z_dim], coords [P, 2] -> patches [B * P, C, m, m], row-major per latent."""
+        b, p = len(z), len(coords)
+        return self.micro_patch(z.repeat_interleave(p, dim=0), coords.to(z.device).repeat(b, 1))
+
+    def forward(self, z: Tensor, labels: Tensor | None = None, extra: int = 0, coords: Tensor | None = None) -> Tensor:
+        """Full images for latents z; with `coords` [B, 2], one micro patch per latent instead (training)."""
+        if labels is not None:
+            raise ValueError("COCO-GAN is unconditional: it takes no labels")
+        if coords is not None:
+            return self.micro_patch(z, coords)
+        side = self.config.grid + 2 * extra
+        return merge(self.patches(z, micro_coordinates(self.config, extra, z.device)), side, side)
+
+    def recover_latent(self, macro_patch: Tensor) -> Tensor:
+        """Q: macro patches [B, C, M, M] in [-1, 1] -> latents [B, z_dim]."""
+        return self.latent_head(self.latent_encoder(macro_patch))
+
+
+class CocoGANDiscriminator(nn.Module, PyTorchModelHubMixin, library_name="fashion-gan-lab", tags=["gan", "coco-gan"]):
+    """D(x, c'): macro patches [B, C, M, M] and their coordinates [B, 2] -> (score [B], coordinate [B, 2]).
+
+    The score is a projection critic on the macro coordinate (Miyato & Koyama,
+    2018, with a continuous condition): linear(h) + <embed(c'), h>. The
+    auxiliary head regresses c' from the patch alone.
+    """
+
+    family = "cocogan"
+
+    def __init__(self, config: CocoGANConfig):
+        super().__init__()
+        self.config = config = _as_config(config)
+        self.encoder = Encoder(config)
+        self.score = nn.Linear(self.encoder.out_dim, 1)
+        self.embed = nn.Linear(COORD_DIM, self.encoder.out_dim, bias=False)
+        self.coordinate_head = nn.Linear(self.encoder.out_dim, COORD_DIM)
+
+    def features(self, macro_patch: Tensor) -> Tensor:
+        return self.encoder(macro_patch)
+
+    def forward(self, macro_patch: Tensor, coords: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.encoder(macro_patch)
+        score = self.score(h).squeeze(1) + (self.embed(coords.to(h.dtype)) * h).sum(dim=1)
+        return score, self.coordinate_head(h)
+
+
+register_family(ModelFamily("cocogan", CocoGANConfig, {"generator": CocoGANGenerator, "discriminator": CocoGANDiscriminator}, "cocogan"))
