@@ -34,6 +34,7 @@ from core.demo import MODEL_SOURCE_FILE, available_models, parse_seed, whole_num
 from core.errors import UserError
 from core.hub import read_config
 from core.inference import GeneratorPipeline
+from core.models.cocogan import CocoGANConfig, macro_offsets
 from core.paths import PRETRAINED_DIR, PROJECT_ROOT
 
 FAMILY = "cocogan"
@@ -97,28 +98,38 @@ def load_patch_model(source: str) -> GeneratorPipeline:
 
 @dataclass(frozen=True)
 class Geometry:
-    """A COCO-GAN's patch layout (one side; images are square) and how the Space shows it."""
+    """A COCO-GAN's patch layout (its config: one side, images are square) and how the Space shows it."""
 
-    image_size: int  # training-size image, px
-    micro_size: int  # what the generator draws, px
-    macro_size: int  # what the discriminator judged (and Q reads), px
-    channels: int
+    config: CocoGANConfig
     scale: int  # nearest-neighbour enlargement of a training-size image on screen
 
     @property
+    def image_size(self) -> int:
+        return self.config.image_size
+
+    @property
+    def micro_size(self) -> int:
+        return self.config.micro_size
+
+    @property
+    def macro_size(self) -> int:
+        return self.config.macro_size
+
+    @property
+    def channels(self) -> int:
+        return self.config.channels
+
+    @property
     def grid(self) -> int:
-        """Micro patches per side of a training-size image."""
-        return self.image_size // self.micro_size
+        return self.config.grid
 
     @property
     def macro_grid(self) -> int:
-        """Micro patches per side of a macro patch."""
-        return self.macro_size // self.micro_size
+        return self.config.macro_grid
 
     @property
     def macro_offsets(self) -> int:
-        """Valid top-left cells per side for a macro patch (core.models.cocogan.macro_offsets)."""
-        return self.grid - self.macro_grid + 1
+        return macro_offsets(self.config)
 
     @property
     def cell_px(self) -> int:
@@ -129,13 +140,7 @@ class Geometry:
 def geometry(source: str) -> Geometry:
     """The patch layout of the model at `source`."""
     config = load_patch_model(source).generator.config
-    return Geometry(
-        image_size=config.image_size,
-        micro_size=config.micro_size,
-        macro_size=config.macro_size,
-        channels=config.channels,
-        scale=max(1, DISPLAY_SIDE // config.image_size),
-    )
+    return Geometry(config, scale=max(1, DISPLAY_SIDE // config.image_size))
 
 
 def describe(source: str) -> str:
