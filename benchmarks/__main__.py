@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
-from benchmarks import memory, quality, robustness, throughput
+from benchmarks import memory, quality, robustness, run_scenarios, throughput
 from core import report
 from core.errors import UserError
 from core.hub import push, read_config
@@ -171,14 +170,10 @@ def run_benchmarks(
             print(f"{name}: no {benchmark.kind}s to measure, skipped")
             continue
         start = time.perf_counter()
-        rows: list[Row] = []
-        for scenario in tqdm(benchmark.plan(chosen, profile, device, results), desc=name, unit="scenario"):
-            scenario_rows = [
-                replace(row, run=run_id, params={**row.params, "profile": profile.name})
-                for row in benchmark.run(scenario)
-            ]
-            append_rows(scenario_rows, results / f"{name}.jsonl")
-            rows += scenario_rows
+        rows = run_scenarios(
+            benchmark.plan(chosen, profile, device, results), benchmark.run, results / f"{name}.jsonl", name,
+            tag=lambda row: replace(row, run=run_id, params={**row.params, "profile": profile.name}),
+        )
         seconds[name] = time.perf_counter() - start
         print(f"\n{name} ({seconds[name]:.0f} s):\n{benchmark.table(rows)}\n")
         all_rows += rows

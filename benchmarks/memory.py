@@ -36,10 +36,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
+from benchmarks import run_scenarios
 from core.paths import PROJECT_ROOT, RESULTS_DIR
-from core.results import Row, append_rows, device_label
+from core.results import Row, device_label
 
 BENCHMARK = "memory"
 MODELS = ("cocogan", "full-image-gan")
@@ -244,11 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                          device=args.device)
     except ValueError as err:
         parser.error(str(err))
-    rows: list[Row] = []
-    for scenario in tqdm(plan, desc=BENCHMARK, unit="scenario"):
-        scenario_rows = run(scenario)
-        append_rows(scenario_rows, args.out)
-        rows += scenario_rows
+    rows = run_scenarios(plan, run, args.out, BENCHMARK)
     print(format_table(rows))
     print(f"{len(rows)} rows appended to {args.out} ({device_label(args.device)})")
     return 1 if any(row.error for row in rows) else 0

@@ -39,16 +39,15 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from benchmarks import fidelity
+from benchmarks import fidelity, run_scenarios
 from core.data import ImageData, load_dataset
 from core.errors import UserError
 from core.hub import read_config
 from core.images import make_grid, save_png, to_uint8
 from core.inference import list_models, load_network, resolve_device, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
-from core.results import Row, append_rows, device_label
+from core.results import Row, device_label
 from core.train.config import load_training_config
 
 BENCHMARK = "quality"
@@ -305,22 +304,13 @@ def main(argv: list[str] | None = None) -> int:
                          kid_subsets=args.kid_subsets, seed=args.seed, device=args.device, samples=args.samples)
     except ValueError as err:
         parser.error(str(err))
-    rows = run_all(plan, args.out)
+    rows = run_scenarios(plan, run, args.out, BENCHMARK)
     print(format_table(rows))
     problems = sanity_check(rows)
     for problem in problems:
         print(f"SANITY CHECK FAILED: {problem}")
     print(f"{len(rows)} rows appended to {args.out}")
     return 1 if problems or any(row.error for row in rows) else 0
-
-
-def run_all(plan: list[Scenario], out: Path) -> list[Row]:
-    rows: list[Row] = []
-    for scenario in tqdm(plan, desc=BENCHMARK, unit="scenario"):
-        scenario_rows = run(scenario)
-        append_rows(scenario_rows, out)  # per scenario, so an interrupted run keeps what it measured
-        rows += scenario_rows
-    return rows
 
 
 if __name__ == "__main__":

@@ -29,13 +29,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
+from benchmarks import run_scenarios
 from core.data import ImageData, load_dataset
 from core.errors import UserError
 from core.inference import list_models, load_classifier_cached, resolve_device, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
-from core.results import Row, append_rows, device_label
+from core.results import Row, device_label
 from core.robustness import ATTACKS, PGD, Attack, accuracy_curve, clean_correct
 
 BENCHMARK = "robustness"
@@ -247,12 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
 
-    rows: list[Row] = []
     started = time.perf_counter()
-    for scenario in tqdm(scenarios, desc=BENCHMARK, unit="curve"):
-        scenario_rows = run(scenario)
-        append_rows(scenario_rows, args.out)  # per curve, so an interrupted run keeps what it measured
-        rows += scenario_rows
+    rows = run_scenarios(scenarios, run, args.out, BENCHMARK, unit="curve")
     total = time.perf_counter() - started
     print(format_table(rows))
     print(f"{len(scenarios)} curves in {total:.1f} s on {device_label(args.device)}; {len(rows)} rows appended to {args.out}")

@@ -33,11 +33,12 @@ from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import patch_environment
 from tqdm.auto import tqdm
 
+from benchmarks import run_scenarios
 from core.errors import UserError
 from core.hub import read_config
 from core.inference import GeneratorPipeline, list_models, resolve_device, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
-from core.results import Row, append_rows, device_label
+from core.results import Row, device_label
 from core.train.config import TrainConfig, load_training_config
 from core.train.trainer import Trainer
 
@@ -274,11 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
 
-    rows: list[Row] = []
-    for scenario in tqdm(scenarios, desc=BENCHMARK, unit="model"):
-        scenario_rows = run(scenario, progress=True)
-        append_rows(scenario_rows, args.out)  # per model, so an interrupted run keeps what it measured
-        rows += scenario_rows
+    rows = run_scenarios(scenarios, lambda scenario: run(scenario, progress=True), args.out, BENCHMARK, unit="model")
     print(format_table(rows))
     print(f"{len(rows)} rows appended to {args.out}")
     return 1 if any(row.error for row in rows) else 0
