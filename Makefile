@@ -40,10 +40,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	# --no-cache-dir: torch's CUDA wheels are several GB; a second copy in pip's cache can fill a small disk.
+	$(PY) -m pip install --quiet --no-cache-dir -r requirements.txt -r requirements-dev.txt
 	# torchattacks (the tests' independent attack implementation) pins requests~=2.25,
 	# which the Hub client cannot use; it needs only torch and scipy, so skip its pins.
-	$(PY) -m pip install --quiet --no-deps torchattacks==3.5.1
+	$(PY) -m pip install --quiet --no-cache-dir --no-deps torchattacks==3.5.1
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -52,7 +53,7 @@ test: install
 
 # Every shipped model: recipe name = pretrained/ folder name.
 MODELS ?= dcgan-fashion-mnist dcgan-clothing-64 classifier-dense-fashion-mnist classifier-conv-fashion-mnist \
-	classifier-conv-adv-fashion-mnist features-fashion-mnist classifier-clothing-64
+	classifier-conv-adv-fashion-mnist features-fashion-mnist classifier-clothing-64 cocogan-fashion-mnist-32
 
 train: install
 	@for recipe in $(MODELS); do \

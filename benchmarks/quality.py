@@ -25,7 +25,10 @@ test-vs-validation 18.6, but validation-vs-train 6.8; KID 0.11 vs 0.006), so
 the baseline uses `validation`, which matches what the generator learnt.
 
 Rows appended to `--out`: fid, kid_mean, kid_std, precision, recall, each with
-the extractor, n_real, n_generated, split and seed in params. `--samples`
+the extractor, n_real, n_generated, split and seed in params. Patch-based
+generators (COCO-GAN) and their baselines also get `seam_ratio` (see
+`seam_ratio()`): how much sharper pixel steps are across the micro-patch grid
+than elsewhere; real images score about 1, visible seams well above it. `--samples`
 gets an 8x8 grid of each generator (seed 0), for the dashboard. A failing
 scenario gives error rows and the others still run (exit code 1).
 """
@@ -118,7 +121,8 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
         heldout_split = HELDOUT_SPLITS.get(dataset, "test")
         heldout = load_split(dataset, heldout_split, size, config.channels, pad)
         if scenario.candidate == "real":
-            name = f"real-{heldout_split}-split"
+            # A padded geometry (COCO-GAN's Fashion-MNIST at 32 px) gets its own baseline row, named apart
+            name = f"real-{heldout_split}-split" + (f"-padded-{config.image_size}px" if pad else "")
         extractor = fidelity.resolve_extractor(
             fidelity.DOMAIN_EXTRACTORS.get(dataset, "") if scenario.extractor == DOMAIN else scenario.extractor
         )
@@ -147,12 +151,19 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
             candidate, reference, kid_subsets=scenario.kid_subsets, kid_subset_size=scenario.kid_subset_size,
             prc_neighborhood=scenario.prc_neighborhood, seed=scenario.seed,
         )
+        metrics = dict(fidelity.METRICS)
+        micro_size = getattr(config, "micro_size", None)
+        if micro_size:  # generation by parts: are the parts' borders visible?
+            m = min(n, SEAM_IMAGES)
+            images = (heldout.images[:m] if scenario.candidate == "real"
+                      else generated_images(generator, m, scenario.seed, device, scenario.batch_size))
+            scores[SEAM_RATIO], metrics[SEAM_RATIO] = seam_ratio(images, micro_size), ""
     except Exception as err:  # noqa: BLE001 - any failure is recorded as rows; the benchmark goes on
         message = f"{type(err).__name__}: {err}"
         return [Row(BENCHMARK, name, dataset, metric, None, unit, label, params, data, error=message)
                 for metric, unit in fidelity.METRICS.items()]
     return [Row(BENCHMARK, name, dataset, metric, scores[metric], unit, label, params, data)
-            for metric, unit in fidelity.METRICS.items()]
+            for metric, unit in metrics.items()]
 
 
 def generator_data(source: str) -> tuple[str, str, int, int]:
@@ -188,6 +199,37 @@ def save_samples(generator: nn.Module, path: Path, device: torch.device, n: int 
     images = to_uint8(generator(z.to(device), None if labels is None else labels.to(device)))
     grid = make_grid(images, nrow=8)
     return save_png(grid, path, scale=max(1, 256 // (8 * config.image_size)))
+
+
+SEAM_RATIO = "seam_ratio"
+SEAM_IMAGES = 1000  # images per seam measurement
+
+
+def seam_ratio(images: torch.Tensor, micro_size: int) -> float:
+    """Mean |difference| of neighbouring pixels straddling a micro-patch border over that of all other neighbours.
+
+    images [N, C, H, W] (any range). Horizontal and vertical neighbours both
+    count. 1.0 means the grid lines are as smooth as anywhere else, as in real
+    images; seams between independently drawn patches push it above 1.
+    """
+    images = images.float()
+    steps_x = (images[..., :, 1:] - images[..., :, :-1]).abs()  # [..., H, W - 1]: column j steps from j to j + 1
+    steps_y = (images[..., 1:, :] - images[..., :-1, :]).abs()
+    across_x = torch.arange(1, images.shape[-1], device=images.device) % micro_size == 0
+    across_y = torch.arange(1, images.shape[-2], device=images.device) % micro_size == 0
+    across = torch.cat([steps_x[..., across_x].flatten(), steps_y[..., across_y, :].flatten()])
+    within = torch.cat([steps_x[..., ~across_x].flatten(), steps_y[..., ~across_y, :].flatten()])
+    if not len(across) or not within.mean() > 0:
+        raise UserError(f"no micro-patch borders of {micro_size} px inside {tuple(images.shape[-2:])} images, or flat images")
+    return (across.mean() / within.mean()).item()
+
+
+@torch.inference_mode()
+def generated_images(generator: nn.Module, n: int, seed: int, device: torch.device, batch_size: int) -> torch.Tensor:
+    """n images of an unconditional generator, uint8 [n, C, H, W], on the CPU."""
+    z = torch.randn(n, generator.config.z_dim, generator=torch.Generator().manual_seed(seed))
+    generator = generator.to(device)
+    return torch.cat([torch.from_numpy(to_uint8(generator(chunk.to(device)))) for chunk in z.split(batch_size)]).permute(0, 3, 1, 2)
 
 
 # ---------------------------------------------------------------------- scenarios and the sanity check

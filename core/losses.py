@@ -308,11 +308,12 @@ class CocoGANObjective(Objective):
     gp_weight, spatial_weight, latent_weight, feature_matching_weight.
 
     The cloudy-to-lucid curriculum is `config.curriculum`: stages, each until a
-    fraction of the run, that set `blur` (real and fake macro patches are both
+    fraction of the run, that set `blur` (the *real* macro patches are
     low-passed by average-pooling over blur x blur pixels and upsampling back,
-    so D can only judge coarse structure), and may switch `spatial` (L_S) and
-    `feature_matching` (a multiplier of γ) on or off. Without a curriculum
-    every step is lucid: no blur, every term on.
+    so G is first asked for cloudy, coarse structure; its own patches are never
+    blurred, so D still punishes high-frequency artefacts such as seams), and
+    may switch `spatial` (L_S) and `feature_matching` (a multiplier of γ) on or
+    off. Without a curriculum every step is lucid: no blur, every term on.
     """
 
     phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",)))
@@ -383,7 +384,7 @@ class CocoGANObjective(Objective):
         logs: Logs = {"stage_blur": float(self.stage["blur"])}
         if phase == "D":
             with torch.no_grad():
-                fake = self._blur(self._fake_macro(z, micro))
+                fake = self._fake_macro(z, micro)
             real = self._blur(self._real_macro(real_images, row, col))
             real_scores, real_coords = discriminator(real, macro)
             fake_scores, _ = discriminator(fake, macro)
@@ -393,13 +394,12 @@ class CocoGANObjective(Objective):
             loss = wasserstein + self.weights["gp_weight"] * penalty + spatial * spatial_loss
             return loss, {**logs, "loss_d": loss.item(), "wasserstein": -wasserstein.item(), "gp": penalty.item(),
                           "spatial_d": spatial_loss.item()}
-        fake_sharp = self._fake_macro(z, micro)
-        fake = self._blur(fake_sharp)
+        fake = self._fake_macro(z, micro)
         fake_scores, fake_coords = discriminator(fake, macro)
         spatial_loss = F.mse_loss(fake_coords, macro)
         # Q is called on the bare module: under multi-GPU DDP its gradients would not be averaged, so
         # COCO-GAN trains on one device (which is what its memory claim is about anyway).
-        latent_loss = F.mse_loss(_unwrap(self.networks["generator"]).recover_latent(fake_sharp), z)
+        latent_loss = F.mse_loss(_unwrap(self.networks["generator"]).recover_latent(fake), z)
         loss = -fake_scores.mean() + spatial * spatial_loss + self.weights["latent_weight"] * latent_loss
         logs |= {"spatial_g": spatial_loss.item(), "latent": latent_loss.item(), "feature_matching": 0.0}  # fixed keys
         matching = self.weights["feature_matching_weight"] * float(self.stage["feature_matching"])

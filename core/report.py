@@ -47,7 +47,9 @@ NO_RESULTS = "No results yet: run `make bench` to measure them."
 QUALITY_NOTE = (
     "Lower FID and KID are better, higher precision and recall are better; numbers from different feature "
     "extractors are not comparable. Baselines: `real-<split>-split` (real held-out images against the reference split: "
-    "the best a generator can hope for) and `<generator>-untrained` (the same network with random weights)."
+    "the best a generator can hope for) and `<generator>-untrained` (the same network with random weights). "
+    "Seam ratio (generators by parts): pixel steps across the micro-patch grid over pixel steps elsewhere; "
+    "real images score about 1, visible seams well above it."
 )
 ROBUSTNESS_NOTE = (
     "Accuracy (%) at each L-inf budget ε (pixels in [0, 1]); an image counts as correct at ε only if every "
@@ -61,6 +63,7 @@ QUALITY_METRICS = {
     "kid_std": ("KID std", True),
     "precision": ("precision", False),
     "recall": ("recall", False),
+    "seam_ratio": ("seam ratio", True),  # patch-based generators only; real images score about 1
 }
 QUALITY_PROTOCOL = ("n_real", "n_generated", "split", "seed", "profile", "device", "commit", "date")
 THROUGHPUT_METRICS = {
@@ -636,6 +639,7 @@ def _quality_section(rows: list[dict[str, Any]]) -> list[str]:
     out = []
     for (dataset, extractor), group in frame.groupby(["dataset", "extractor"], sort=False):
         out += ["", f"### {dataset}, features from `{extractor or 'unknown'}`", ""]
+        seams = group["seam ratio"].notna().any()  # patch-based generators only
         lines = []
         for entry in group.to_dict("records"):
             kid = "–" if pd.isna(entry["KID"]) else _number(entry["KID"])
@@ -650,11 +654,11 @@ def _quality_section(rows: list[dict[str, Any]]) -> list[str]:
                     kid,
                     entry["precision"],
                     entry["recall"],
+                    *([entry["seam ratio"]] if seams else []),
                 ]
             )
-        out += _table(
-            ["model", "role", "real / generated images", "FID", "KID (mean ± std)", "precision", "recall"], lines
-        )
+        header = ["model", "role", "real / generated images", "FID", "KID (mean ± std)", "precision", "recall"]
+        out += _table([*header, *(["seam ratio"] if seams else [])], lines)
     out += ["", QUALITY_NOTE]
     return out
 

@@ -433,9 +433,7 @@ def test_built_space_runs_on_its_own(models_root: Path, tmp_path: Path) -> None:
     for name in build_spaces.shipped_models(space):  # tiny stand-ins under the real names
         shutil.copytree(models_root / ("cocogan-rgb" if "64" in name else "cocogan-gray"), shipped / name)
     out = build_spaces.build_space(space, tmp_path / "dist", shipped)
-    if not (out / "pretrained" / "cocogan-fashion-mnist-32").is_dir():
-        # Until the trained model ships (space.toml lists it), put the stand-in where a shipped one would be.
-        shutil.copytree(models_root / "cocogan-gray", out / "pretrained" / "cocogan-fashion-mnist-32")
+    assert (out / "pretrained" / "cocogan-fashion-mnist-32" / "model.safetensors").is_file()
     assert sorted(p.name for p in (out / "examples").iterdir()) == ["clothing-test.png", "fashion-mnist-test.png"]
     assert (out / "core" / "cocogan_demo.py").is_file() and not (out / "space.toml").exists()
 

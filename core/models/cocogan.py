@@ -52,6 +52,7 @@ class CocoGANConfig:
     z_dim: int = 128
     width: int = 64  # channels of the generator's last block; doubled per lower resolution, up to max_width
     max_width: int = 256
+    depth: int = 1  # generator residual blocks per resolution; the first of each upsamples
     num_classes: int = 0  # COCO-GAN here is unconditional; the field exists for the shared pipeline
     class_names: list[str] = field(default_factory=list)
 
@@ -67,6 +68,8 @@ class CocoGANConfig:
             raise ValueError(f"macro_size must be a power of two >= {BASE_SIZE}, got {self.macro_size}")
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.depth < 1:
+            raise ValueError(f"depth must be at least 1, got {self.depth}")
         if self.num_classes:
             raise ValueError("COCO-GAN is unconditional here: train it with conditional: false")
 
@@ -164,21 +167,30 @@ class ConditionalBatchNorm(nn.Module):
         return self.norm(x) * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
 
 
-class UpBlock(nn.Module):
-    """Residual block: CBN -> ReLU -> nearest x2 -> conv3 -> CBN -> ReLU -> conv3, plus nearest x2 -> conv1."""
+class ResBlock(nn.Module):
+    """Generator residual block: CBN -> ReLU -> [nearest x2] -> conv3 -> CBN -> ReLU -> conv3, plus the shortcut.
 
-    def __init__(self, w_in: int, w_out: int, condition_dim: int):
+    The 3x3 convolutions replicate the border instead of padding with zeros, so
+    a micro patch's edge pixels carry no systematic zero-padding bias: that
+    bias would repeat at every micro-patch border and show as a grid of seams.
+    """
+
+    def __init__(self, w_in: int, w_out: int, condition_dim: int, upsample: bool = True):
         super().__init__()
+        self.upsample = upsample
         self.norm1 = ConditionalBatchNorm(w_in, condition_dim)
-        self.conv1 = nn.Conv2d(w_in, w_out, 3, padding=1)
+        self.conv1 = nn.Conv2d(w_in, w_out, 3, padding=1, padding_mode="replicate")
         self.norm2 = ConditionalBatchNorm(w_out, condition_dim)
-        self.conv2 = nn.Conv2d(w_out, w_out, 3, padding=1)
-        self.skip = nn.Conv2d(w_in, w_out, 1)
+        self.conv2 = nn.Conv2d(w_out, w_out, 3, padding=1, padding_mode="replicate")
+        self.skip = nn.Conv2d(w_in, w_out, 1) if w_in != w_out or upsample else nn.Identity()
+
+    def _resize(self, x: Tensor) -> Tensor:
+        return F.interpolate(x, scale_factor=2, mode="nearest") if self.upsample else x
 
     def forward(self, x: Tensor, condition: Tensor) -> Tensor:
-        h = F.interpolate(F.relu(self.norm1(x, condition)), scale_factor=2, mode="nearest")
+        h = self._resize(F.relu(self.norm1(x, condition)))
         h = self.conv2(F.relu(self.norm2(self.conv1(h), condition)))
-        return h + self.skip(F.interpolate(x, scale_factor=2, mode="nearest"))
+        return h + self.skip(self._resize(x))
 
 
 class DownBlock(nn.Module):
@@ -225,9 +237,13 @@ class CocoGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="fashion-ga
         condition_dim = config.z_dim + COORD_DIM
         widths = config.widths(BASE_SIZE, config.micro_size)
         self.project = nn.Linear(condition_dim, widths[0] * BASE_SIZE**2)
-        self.blocks = nn.ModuleList(UpBlock(w_in, w_out, condition_dim) for w_in, w_out in itertools.pairwise(widths))
+        self.blocks = nn.ModuleList(
+            ResBlock(w_in if i == 0 else w_out, w_out, condition_dim, upsample=i == 0)
+            for w_in, w_out in itertools.pairwise(widths)
+            for i in range(config.depth)
+        )
         self.out_norm = nn.BatchNorm2d(widths[-1])
-        self.out_conv = nn.Conv2d(widths[-1], config.channels, 3, padding=1)
+        self.out_conv = nn.Conv2d(widths[-1], config.channels, 3, padding=1, padding_mode="replicate")
         self.latent_encoder = Encoder(config)  # Q: macro patch -> features
         self.latent_head = nn.Linear(self.latent_encoder.out_dim, config.z_dim)
 

@@ -113,11 +113,11 @@ def _classifier(model_config: dict[str, Any], quick_steps: int, presets: dict | 
     }
 
 
-# Cloudy to lucid: D first sees only coarse structure of real and generated macro patches (4x4-pixel
-# averages), then 2x2 averages with feature matching to refine detail, then full-resolution patches.
+# Cloudy to lucid: the real macro patches D sees are first 4x4-pixel averages (coarse structure), then
+# 2x2 averages with feature matching to refine detail, then full resolution. G's patches are never blurred.
 COCOGAN_CURRICULUM = [
-    {"name": "cloudy", "until": 0.25, "blur": 4},
-    {"name": "refine", "until": 0.6, "blur": 2, "feature_matching": 1.0},
+    {"name": "cloudy", "until": 0.15, "blur": 4},
+    {"name": "refine", "until": 0.4, "blur": 2, "feature_matching": 1.0},
     {"name": "lucid", "until": 1.0, "blur": 1},
 ]
 
@@ -164,8 +164,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     # COCO-GAN: micro patches by coordinate, judged as macro patches (full / macro / micro px), WGAN-GP,
     # TTUR learning rates, and the cloudy-to-lucid curriculum (see core.losses.CocoGANObjective).
     "cocogan-fashion-mnist-32": _cocogan(
-        {"macro_size": 16, "micro_size": 8, "z_dim": 64, "width": 32, "max_width": 128},
-        dataset="fashion-mnist", image_size=28, pad=2, quick_steps=4000,
+        {"macro_size": 16, "micro_size": 8, "z_dim": 64, "width": 32, "max_width": 128, "depth": 2},
+        dataset="fashion-mnist", image_size=28, pad=2, quick_steps=6000,
     ),
     "cocogan-clothing-64": _cocogan(
         {"macro_size": 32, "micro_size": 16, "z_dim": 128, "width": 32, "max_width": 128},
