@@ -40,6 +40,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -189,16 +190,11 @@ def untrained_copy(generator: nn.Module, seed: int) -> nn.Module:
         return type(generator)(generator.config).eval()
 
 
-@torch.inference_mode()
 def save_samples(generator: nn.Module, path: Path, device: torch.device, n: int = 64, seed: int = 0) -> Path:
     """An 8x8 grid of the generator's images (classes cycled), enlarged to at least 256 px per row."""
-    config = generator.config
-    z = torch.randn(n, config.z_dim, generator=torch.Generator().manual_seed(seed))
-    labels = torch.arange(n) % config.num_classes if config.num_classes else None
-    generator = generator.to(device)
-    images = to_uint8(generator(z.to(device), None if labels is None else labels.to(device)))
-    grid = make_grid(images, nrow=8)
-    return save_png(grid, path, scale=max(1, 256 // (8 * config.image_size)))
+    images = generated_images(generator, n, seed, device, batch_size=n)
+    grid = make_grid(images.permute(0, 2, 3, 1).numpy(), nrow=8)
+    return save_png(grid, path, scale=max(1, 256 // (8 * generator.config.image_size)))
 
 
 SEAM_RATIO = "seam_ratio"
@@ -226,10 +222,16 @@ def seam_ratio(images: torch.Tensor, micro_size: int) -> float:
 
 @torch.inference_mode()
 def generated_images(generator: nn.Module, n: int, seed: int, device: torch.device, batch_size: int) -> torch.Tensor:
-    """n images of an unconditional generator, uint8 [n, C, H, W], on the CPU."""
-    z = torch.randn(n, generator.config.z_dim, generator=torch.Generator().manual_seed(seed))
+    """n images of the generator (classes cycled), uint8 [n, C, H, W], on the CPU."""
+    config = generator.config
+    z = torch.randn(n, config.z_dim, generator=torch.Generator().manual_seed(seed))
+    labels = torch.arange(n) % config.num_classes if config.num_classes else None
     generator = generator.to(device)
-    return torch.cat([torch.from_numpy(to_uint8(generator(chunk.to(device)))) for chunk in z.split(batch_size)]).permute(0, 3, 1, 2)
+    chunks = [
+        to_uint8(generator(z[i : i + batch_size].to(device), None if labels is None else labels[i : i + batch_size].to(device)))
+        for i in range(0, n, batch_size)
+    ]
+    return torch.from_numpy(np.concatenate(chunks)).permute(0, 3, 1, 2)
 
 
 # ---------------------------------------------------------------------- scenarios and the sanity check

@@ -32,7 +32,6 @@ from PIL import Image, PngImagePlugin
 from core import demo as common
 from core.demo import MODEL_SOURCE_FILE, available_models, parse_seed, whole_number
 from core.errors import UserError
-from core.hub import read_config
 from core.inference import GeneratorPipeline
 from core.models.cocogan import CocoGANConfig, macro_offsets
 from core.paths import PRETRAINED_DIR, PROJECT_ROOT
@@ -70,17 +69,8 @@ def available_cocogans(
     kept as given (they are only checked when loaded).
     """
     models = available_models(env, root, family=FAMILY, source_file=source_file)
-    return {label: source for label, source in models.items() if _is_cocogan(source)}
-
-
-def _is_cocogan(source: str) -> bool:
-    folder = Path(source).expanduser()
-    if not folder.is_dir():
-        return True  # a Hub repo id: load_patch_model says so if it is not a COCO-GAN
-    try:
-        return read_config(folder).get("family") == FAMILY
-    except UserError:
-        return False
+    return {label: source for label, source in models.items()
+            if common.config_matches(source, lambda config: config.get("family") == FAMILY)}
 
 
 def pick(models: Mapping[str, str], label: str | None) -> str:

@@ -26,6 +26,7 @@ from PIL import Image
 from safetensors import SafetensorError
 
 from core.errors import UserError
+from core.hub import read_config
 from core.images import make_grid, to_pil
 from core.inference import GeneratorPipeline, LabelSpec, list_models, load_cached, resolve_source
 from core.paths import PRETRAINED_DIR, PROJECT_ROOT
@@ -62,6 +63,17 @@ def available_models(
         return _models_in(folder, family)
     items = [item.strip() for item in spec.split(",") if item.strip()]
     return {_label(item): item for item in items}
+
+
+def config_matches(source: str, test: Callable[[dict], bool]) -> bool:
+    """Whether a model folder's config.json passes `test`; a Hub repo id passes (it is checked when loaded)."""
+    folder = Path(source).expanduser()
+    if not folder.is_dir():
+        return True
+    try:
+        return test(read_config(folder))
+    except UserError:
+        return False
 
 
 def _models_in(root: Path, family: str | None) -> dict[str, str]:

@@ -20,6 +20,11 @@ from core.errors import UserError
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"  # shipped with the Space
 DEFAULT_GRID = 4  # cells per side before a model is loaded (both shipped geometries have 4)
 IMAGE_BUTTONS = ["download", "fullscreen"]  # no "share": a Space may run offline
+
+
+def output_image(label: str) -> gr.Image:
+    """A PNG the app draws (not an input), with download and full-screen buttons."""
+    return gr.Image(type="pil", format="png", label=label, interactive=False, buttons=IMAGE_BUTTONS)
 INTRO = (
     "# Fashion GAN Lab: COCO-GAN\n"
     "COCO-GAN (Lin et al., ICCV 2019) never draws a whole image: its generator draws one small *micro patch* at a "
@@ -117,13 +122,7 @@ def build_demo(models: dict[str, str] | None = None, examples_dir: str | Path = 
                 cell_seed = gr.Number(1, label="Seed for the redrawn patch", precision=0, minimum=0)
                 redraw_button = gr.Button("Redraw the cell")
             with gr.Column(scale=2):
-                image = gr.Image(
-                    type="pil",
-                    format="png",
-                    label="Generated image (click a cell to redraw it)",
-                    interactive=False,
-                    buttons=IMAGE_BUTTONS,
-                )
+                image = output_image("Generated image (click a cell to redraw it)")
         with gr.Tab("Beyond the boundary"), gr.Row():
             with gr.Column(scale=1, min_width=300):
                 beyond_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
@@ -137,13 +136,7 @@ def build_demo(models: dict[str, str] | None = None, examples_dir: str | Path = 
                     "to continue the garment for a patch or two, then to drift into texture."
                 )
             with gr.Column(scale=2):
-                wide = gr.Image(
-                    type="pil",
-                    format="png",
-                    label="Beyond-boundary image",
-                    interactive=False,
-                    buttons=IMAGE_BUTTONS,
-                )
+                wide = output_image("Beyond-boundary image")
         with gr.Tab("Patch-guided"), gr.Row():
             with gr.Column(scale=1, min_width=560):  # Gradio gives each thumbnail column at least 100 px
                 gallery = gr.Gallery(
@@ -167,20 +160,8 @@ def build_demo(models: dict[str, str] | None = None, examples_dir: str | Path = 
                 complete_button = gr.Button("Generate from the patch", variant="primary")
             with gr.Column(scale=1):
                 with gr.Row():
-                    real = gr.Image(
-                        type="pil",
-                        format="png",
-                        label="Real image (click to move the patch)",
-                        interactive=False,
-                        buttons=IMAGE_BUTTONS,
-                    )
-                    completed = gr.Image(
-                        type="pil",
-                        format="png",
-                        label="Generated from that patch",
-                        interactive=False,
-                        buttons=IMAGE_BUTTONS,
-                    )
+                    real = output_image("Real image (click to move the patch)")
+                    completed = output_image("Generated from that patch")
                 summary = gr.Markdown()
         try:
             source_text = lab.examples_source(examples_dir)

@@ -70,19 +70,11 @@ def available_classifiers(
     repo ids are kept as given (they are only checked when loaded).
     """
     models = available_models(env, root, family="classifier", source_file=source_file)
-    return {label: source for label, source in models.items() if _fits_space(source)}
+    return {label: source for label, source in models.items() if common.config_matches(source, _fits_space)}
 
 
-def _fits_space(source: str) -> bool:
-    folder = Path(source).expanduser()
-    if not folder.is_dir():
-        return True  # a Hub repo id: attack_one says so if it is not a 28 px grayscale classifier
-    try:
-        config = read_config(folder)
-    except UserError:
-        return False
+def _fits_space(config: dict) -> bool:
     return config.get("family") == "classifier" and config.get("image_size") == SIZE and config.get("channels") == 1
-
 
 
 def pick(models: Mapping[str, str], label: str | None) -> str:
