@@ -251,7 +251,8 @@ def scenarios(
     out: list[Scenario] = []
     real_seen: set[tuple] = set()
     baseline_options = {k: v for k, v in options.items() if k != "samples"}
-    for model in models:
+    # Patch-based generators first: a real baseline shared by a geometry then also gets their seam ratio.
+    for model in sorted(models, key=lambda model: _micro_size(model) is None):
         geometry = _geometry(model) if baselines else None
         for extractor in extractors:
             out.append(Scenario(model, "trained", extractor, **options))
@@ -272,6 +273,14 @@ def _geometry(model: str) -> tuple | None:
     except Exception:  # noqa: BLE001 - the model's own scenario will record the real error as rows
         return None
     return dataset, split, size, pad, config.get("channels")
+
+
+def _micro_size(model: str) -> int | None:
+    """A patch-based generator's micro-patch size; None for whole-image generators and unreadable configs."""
+    try:
+        return read_config(resolve_source(model)).get("micro_size")
+    except Exception:  # noqa: BLE001 - the model's own scenario will record the real error as rows
+        return None
 
 
 def sanity_check(rows: list[Row]) -> list[str]:

@@ -143,6 +143,17 @@ def test_recipe_presets_merge_nested_settings() -> None:
     assert config.lr == {"G": 2e-4, "D": 1e-3}
 
 
+def test_recipe_helpers_honour_tweaks_for_every_preset() -> None:
+    from core.train.config import _classifier, _cocogan
+
+    for helper in (_classifier, _cocogan):
+        recipe = helper({}, quick_steps=100, presets={"quick": {"batch_size": 8}, "full": {"steps": 7}})
+        assert recipe["presets"]["quick"]["batch_size"] == 8 and recipe["presets"]["quick"]["steps"] == 100
+        assert recipe["presets"]["full"]["steps"] == 7
+        with pytest.raises(ValueError, match="unknown preset"):
+            helper({}, quick_steps=100, presets={"qiuck": {"batch_size": 8}})
+
+
 def test_mixed_precision_choices() -> None:
     from core.train.trainer import resolve_precision
 

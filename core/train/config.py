@@ -104,13 +104,21 @@ def _classifier(model_config: dict[str, Any], quick_steps: int, presets: dict | 
         "ema_decay": 0.99,
         "model_config": model_config,
         **settings,
-        "presets": {
-            # sample_every is when a classifier is evaluated on its whole held-out split
-            "smoke": {"sample_every": 4, **(presets or {}).get("smoke", {})},
+        # sample_every is when a classifier is evaluated on its whole held-out split
+        "presets": _with_tweaks({
+            "smoke": {"sample_every": 4},
             "quick": {"steps": quick_steps, "sample_every": 200, "checkpoint_every": 200},
             "full": {"steps": 4 * quick_steps, "sample_every": 1000},
-        },
+        }, presets),
     }
+
+
+def _with_tweaks(presets: dict[str, dict], tweaks: dict[str, dict] | None) -> dict[str, dict]:
+    """A recipe helper's per-preset settings with the recipe's own `tweaks` (same preset names) merged over them."""
+    unknown = sorted(set(tweaks or {}) - set(presets))
+    if unknown:
+        raise ValueError(f"tweaks for unknown preset(s) {unknown}")
+    return {name: {**settings, **(tweaks or {}).get(name, {})} for name, settings in presets.items()}
 
 
 # Cloudy to lucid: the real macro patches D sees are first 4x4-pixel averages (coarse structure), then
@@ -134,11 +142,11 @@ def _cocogan(model_config: dict[str, Any], quick_steps: int, presets: dict | Non
         "curriculum": COCOGAN_CURRICULUM,
         "model_config": model_config,
         **settings,
-        "presets": {
-            "smoke": (presets or {}).get("smoke", {}),
+        "presets": _with_tweaks({
+            "smoke": {},
             "quick": {"steps": quick_steps, "sample_every": 500, "checkpoint_every": 250},
             "full": {"steps": 10 * quick_steps},
-        },
+        }, presets),
     }
 
 
