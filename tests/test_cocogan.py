@@ -7,21 +7,32 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from core.errors import UserError
 from core.inference import GeneratorPipeline
 from core.losses import CocoGANObjective
 from core.models import CocoGANConfig, CocoGANDiscriminator, CocoGANGenerator
-from core.models.cocogan import macro_coordinates, macro_offsets, merge, micro_coordinates, split
+from core.models.cocogan import (
+    LatentField,
+    PixelCoordinates,
+    macro_coordinates,
+    macro_offsets,
+    merge,
+    micro_coordinates,
+    split,
+)
 from core.train import resolve_config, train
 
 TINY = {"image_size": 32, "macro_size": 16, "micro_size": 8, "channels": 1, "z_dim": 8, "width": 8, "max_width": 16}
 
 
-@pytest.fixture(params=[1, 2], ids=["depth1", "depth2"])
+@pytest.fixture(
+    params=[{"depth": 1}, {"depth": 2}, {"pixel_coordinates": True, "latent_field": 4}], ids=["depth1", "depth2", "position-aware"]
+)
 def tiny(request: pytest.FixtureRequest) -> CocoGANGenerator:
     torch.manual_seed(0)
-    return CocoGANGenerator(CocoGANConfig(**TINY, depth=request.param)).eval()
+    return CocoGANGenerator(CocoGANConfig(**TINY, **request.param)).eval()
 
 
 def test_merge_is_exact_and_split_inverts_it() -> None:
@@ -95,6 +106,27 @@ def test_config_refuses_impossible_geometry() -> None:
         CocoGANConfig(num_classes=10)
     with pytest.raises(ValueError, match="depth"):
         CocoGANConfig(depth=0)
+    with pytest.raises(ValueError, match="latent_field"):
+        CocoGANConfig(latent_field=-1)
+
+
+def test_pixel_coordinates_continue_across_patch_borders() -> None:
+    config = CocoGANConfig(**TINY)  # 4 x 4 micro patches of 8 px, spacing 2/3
+    maps = PixelCoordinates(config)(torch.zeros(16, 0, 8, 8), micro_coordinates(config))[:, -2:]
+    xs, ys = merge(maps, 4, 4)[0]
+    step = 2 / 3 / 8  # one pixel
+    torch.testing.assert_close(xs[5], torch.arange(32.0) * step - 1 - 1 / 3 + step / 2)  # evenly spaced, no jump at borders
+    torch.testing.assert_close(ys[:, 7], xs[5])  # rows the same way down
+    assert torch.all(xs[:, 1:] - xs[:, :-1] > 0) and torch.allclose(xs, xs[0].expand(32, 32))
+
+
+def test_the_latent_field_read_patch_by_patch_is_one_smooth_image() -> None:
+    config = CocoGANConfig(**TINY, latent_field=4)  # 4 x 4 micro patches, each read at 4 x 4 positions
+    field = LatentField(config, channels=3)
+    z = torch.randn(1, 8)
+    patches = field(z.expand(16, 8), micro_coordinates(config))
+    whole = F.interpolate(field.project(z).view(1, 3, 4, 4), scale_factor=4, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(merge(patches, 4, 4), whole)  # as if the field had been upsampled across the whole image
 
 
 def test_depth_adds_same_resolution_blocks() -> None:

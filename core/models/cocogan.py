@@ -53,6 +53,8 @@ class CocoGANConfig:
     width: int = 64  # channels of the generator's last block; doubled per lower resolution, up to max_width
     max_width: int = 256
     depth: int = 1  # generator residual blocks per resolution; the first of each upsamples
+    pixel_coordinates: bool = False  # also feed each pixel's image coordinate to G's convolutions (see PixelCoordinates)
+    latent_field: int = 0  # side of G's coarse latent feature field over the whole image; 0 = none (see LatentField)
     num_classes: int = 0  # COCO-GAN here is unconditional; the field exists for the shared pipeline
     class_names: list[str] = field(default_factory=list)
 
@@ -70,6 +72,8 @@ class CocoGANConfig:
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         if self.depth < 1:
             raise ValueError(f"depth must be at least 1, got {self.depth}")
+        if self.latent_field < 0:
+            raise ValueError(f"latent_field must be 0 (none) or a positive size, got {self.latent_field}")
         if self.num_classes:
             raise ValueError("COCO-GAN is unconditional here: train it with conditional: false")
 
@@ -152,6 +156,71 @@ def split(images: Tensor, size: int) -> Tensor:
 # ---------------------------------------------------------------------- networks
 
 
+def pixel_positions(coords: Tensor, size: int, extent: float, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """Image coordinates (x, y), each [B, size, size], of the pixel centres of micro patches at `coords` [B, 2]
+    drawn at `size` px, a patch spanning `extent` per axis around its coordinate."""
+    offsets = ((torch.arange(size, device=coords.device, dtype=dtype) + 0.5) / size - 0.5) * extent
+    xs = coords[:, 0, None, None].to(dtype) + offsets[None, None, :]  # columns vary along the width
+    ys = coords[:, 1, None, None].to(dtype) + offsets[None, :, None]
+    return xs.expand(-1, size, size), ys.expand(-1, size, size)
+
+
+def patch_extent(config: CocoGANConfig) -> float:
+    """How far one micro patch spans per axis in coordinate units: the spacing (the whole [-1, 1] for one patch)."""
+    return config.spacing if config.grid > 1 else 2.0
+
+
+class PixelCoordinates(nn.Module):
+    """Two extra input channels for a convolution: where each pixel lies in the whole image.
+
+    A micro patch at coordinate c spans [c - s/2, c + s/2] on each axis (s: the
+    micro-patch spacing), so a pixel's coordinate continues without a jump into
+    the neighbouring patch. A generator that sees these maps can draw one
+    smooth function of position across patch borders instead of learning each
+    border's continuity from the discriminator alone (the conditional
+    normalisation only tells it the patch's centre). Beyond-boundary
+    coordinates continue the same way.
+    """
+
+    channels = COORD_DIM
+
+    def __init__(self, config: CocoGANConfig):
+        super().__init__()
+        self.extent = patch_extent(config)
+
+    def forward(self, h: Tensor, coords: Tensor) -> Tensor:
+        """Features [B, F, r, r] and micro coordinates [B, 2] -> features [B, F + 2, r, r]."""
+        xs, ys = pixel_positions(coords, h.shape[-1], self.extent, h.dtype)
+        return torch.cat([h, torch.stack([xs, ys], dim=1)], dim=1)
+
+
+class LatentField(nn.Module):
+    """A coarse feature field over the whole image, made from z alone and read at one micro patch's pixels.
+
+    z -> [F, g, g] features covering the training image; a micro patch at
+    coordinate c starts from this field sampled (bilinearly) at its own 4x4
+    pixel positions. Neighbouring patches read the same field on either side
+    of their shared border, so their coarse layout joins up from the first
+    training step; G still draws one micro patch from (z, c) alone, so the
+    memory saving of generation by parts stays. Beyond the training grid the
+    field's border values continue.
+    """
+
+    def __init__(self, config: CocoGANConfig, channels: int):
+        super().__init__()
+        self.size, self.channels = config.latent_field, channels
+        self.extent = patch_extent(config)
+        self.half_width = 1.0 + self.extent / 2 if config.grid > 1 else 1.0  # the image spans [-half, half]
+        self.project = nn.Linear(config.z_dim, channels * config.latent_field**2)
+
+    def forward(self, z: Tensor, coords: Tensor) -> Tensor:
+        """Latents [B, z_dim] at micro coordinates [B, 2] -> features [B, F, 4, 4]."""
+        field = self.project(z).view(len(z), self.channels, self.size, self.size)
+        xs, ys = pixel_positions(coords, BASE_SIZE, self.extent, field.dtype)
+        grid = torch.stack([xs, ys], dim=-1) / self.half_width  # grid_sample's [-1, 1] spans the whole image
+        return F.grid_sample(field, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 class ConditionalBatchNorm(nn.Module):
     """BatchNorm without its own affine; per-sample scale and shift from the condition (z, c)."""
 
@@ -175,11 +244,13 @@ class ResBlock(nn.Module):
     bias would repeat at every micro-patch border and show as a grid of seams.
     """
 
-    def __init__(self, w_in: int, w_out: int, condition_dim: int, upsample: bool = True):
+    def __init__(self, w_in: int, w_out: int, condition_dim: int, upsample: bool = True, pixel_coordinates: PixelCoordinates | None = None):
         super().__init__()
         self.upsample = upsample
+        self.pixel_coordinates = pixel_coordinates
         self.norm1 = ConditionalBatchNorm(w_in, condition_dim)
-        self.conv1 = nn.Conv2d(w_in, w_out, 3, padding=1, padding_mode="replicate")
+        extra = PixelCoordinates.channels if pixel_coordinates is not None else 0
+        self.conv1 = nn.Conv2d(w_in + extra, w_out, 3, padding=1, padding_mode="replicate")
         self.norm2 = ConditionalBatchNorm(w_out, condition_dim)
         self.conv2 = nn.Conv2d(w_out, w_out, 3, padding=1, padding_mode="replicate")
         self.skip = nn.Conv2d(w_in, w_out, 1) if w_in != w_out or upsample else nn.Identity()
@@ -187,8 +258,10 @@ class ResBlock(nn.Module):
     def _resize(self, x: Tensor) -> Tensor:
         return F.interpolate(x, scale_factor=2, mode="nearest") if self.upsample else x
 
-    def forward(self, x: Tensor, condition: Tensor) -> Tensor:
+    def forward(self, x: Tensor, condition: Tensor, coords: Tensor) -> Tensor:
         h = self._resize(F.relu(self.norm1(x, condition)))
+        if self.pixel_coordinates is not None:
+            h = self.pixel_coordinates(h, coords)
         h = self.conv2(F.relu(self.norm2(self.conv1(h), condition)))
         return h + self.skip(self._resize(x))
 
@@ -236,14 +309,17 @@ class CocoGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="fashion-ga
         self.config = config = _as_config(config)
         condition_dim = config.z_dim + COORD_DIM
         widths = config.widths(BASE_SIZE, config.micro_size)
+        self.pixel_coordinates = PixelCoordinates(config) if config.pixel_coordinates else None
+        extra = PixelCoordinates.channels if config.pixel_coordinates else 0
         self.project = nn.Linear(condition_dim, widths[0] * BASE_SIZE**2)
+        self.latent_field = LatentField(config, widths[0]) if config.latent_field else None
         self.blocks = nn.ModuleList(
-            ResBlock(w_in if i == 0 else w_out, w_out, condition_dim, upsample=i == 0)
+            ResBlock(w_in if i == 0 else w_out, w_out, condition_dim, upsample=i == 0, pixel_coordinates=self.pixel_coordinates)
             for w_in, w_out in itertools.pairwise(widths)
             for i in range(config.depth)
         )
         self.out_norm = nn.BatchNorm2d(widths[-1])
-        self.out_conv = nn.Conv2d(widths[-1], config.channels, 3, padding=1, padding_mode="replicate")
+        self.out_conv = nn.Conv2d(widths[-1] + extra, config.channels, 3, padding=1, padding_mode="replicate")
         self.latent_encoder = Encoder(config)  # Q: macro patch -> features
         self.latent_head = nn.Linear(self.latent_encoder.out_dim, config.z_dim)
 
@@ -259,9 +335,14 @@ class CocoGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="fashion-ga
         """G: latents [B, z_dim] at micro coordinates [B, 2] -> micro patches [B, C, m, m]."""
         condition = torch.cat([z, coords.to(z.dtype)], dim=1)
         h = self.project(condition).view(len(z), -1, BASE_SIZE, BASE_SIZE)
+        if self.latent_field is not None:
+            h = h + self.latent_field(z, coords)
         for block in self.blocks:
-            h = block(h, condition)
-        return torch.tanh(self.out_conv(F.relu(self.out_norm(h))))
+            h = block(h, condition, coords)
+        h = F.relu(self.out_norm(h))
+        if self.pixel_coordinates is not None:
+            h = self.pixel_coordinates(h, coords)
+        return torch.tanh(self.out_conv(h))
 
     def patches(self, z: Tensor, coords: Tensor) -> Tensor:
         """Every latent at every coordinate: z [B, z_dim], coords [P, 2] -> patches [B * P, C, m, m], row-major per latent."""
