@@ -92,6 +92,11 @@ class CocoGANConfig:
         """Distance between neighbouring micro coordinates (s); 0 when the grid is one patch."""
         return 2.0 / (self.grid - 1) if self.grid > 1 else 0.0
 
+    @property
+    def patch_extent(self) -> float:
+        """How far one micro patch spans per axis in coordinate units: the spacing (all of [-1, 1] for one patch)."""
+        return self.spacing if self.grid > 1 else 2.0
+
     def widths(self, size_from: int, size_to: int) -> list[int]:
         """Channels at each resolution from `size_from` up to `size_to` (doubling), widest first."""
         steps = int(math.log2(size_to // size_from))
@@ -165,11 +170,6 @@ def pixel_positions(coords: Tensor, size: int, extent: float, dtype: torch.dtype
     return xs.expand(-1, size, size), ys.expand(-1, size, size)
 
 
-def patch_extent(config: CocoGANConfig) -> float:
-    """How far one micro patch spans per axis in coordinate units: the spacing (the whole [-1, 1] for one patch)."""
-    return config.spacing if config.grid > 1 else 2.0
-
-
 class PixelCoordinates(nn.Module):
     """Two extra input channels for a convolution: where each pixel lies in the whole image.
 
@@ -186,7 +186,7 @@ class PixelCoordinates(nn.Module):
 
     def __init__(self, config: CocoGANConfig):
         super().__init__()
-        self.extent = patch_extent(config)
+        self.extent = config.patch_extent
 
     def forward(self, h: Tensor, coords: Tensor) -> Tensor:
         """Features [B, F, r, r] and micro coordinates [B, 2] -> features [B, F + 2, r, r]."""
@@ -209,8 +209,8 @@ class LatentField(nn.Module):
     def __init__(self, config: CocoGANConfig, channels: int):
         super().__init__()
         self.size, self.channels = config.latent_field, channels
-        self.extent = patch_extent(config)
-        self.half_width = 1.0 + self.extent / 2 if config.grid > 1 else 1.0  # the image spans [-half, half]
+        self.extent = config.patch_extent
+        self.half_width = config.grid * self.extent / 2  # the image spans [-half_width, half_width]
         self.project = nn.Linear(config.z_dim, channels * config.latent_field**2)
 
     def forward(self, z: Tensor, coords: Tensor) -> Tensor:
@@ -310,7 +310,7 @@ class CocoGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="fashion-ga
         condition_dim = config.z_dim + COORD_DIM
         widths = config.widths(BASE_SIZE, config.micro_size)
         self.pixel_coordinates = PixelCoordinates(config) if config.pixel_coordinates else None
-        extra = PixelCoordinates.channels if config.pixel_coordinates else 0
+        extra = PixelCoordinates.channels if self.pixel_coordinates is not None else 0
         self.project = nn.Linear(condition_dim, widths[0] * BASE_SIZE**2)
         self.latent_field = LatentField(config, widths[0]) if config.latent_field else None
         self.blocks = nn.ModuleList(
