@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from benchmarks import run_scenarios
 from core.errors import UserError
-from core.hub import read_config
+from core.hub import family_of, read_config
 from core.inference import GeneratorPipeline, list_models, resolve_device, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
 from core.results import Row, device_label
@@ -151,6 +151,8 @@ def check_same_generator(trainer: Trainer, folder: Path) -> None:
     """Refuse to time a training setup whose generator is not the exported one."""
     rebuilt = asdict(trainer.model_config)
     exported = read_config(folder)
+    # Read through the typed config, as loading does: a setting added after the export has its default.
+    exported = asdict(family_of(exported).make_config(**{k: v for k, v in exported.items() if k != "family"}))
     differing = sorted(k for k in rebuilt if exported.get(k) != rebuilt[k])
     if differing:
         raise UserError(

@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir", type=Path)
     export.add_argument("--name", required=True, help="model name, e.g. dcgan-fashion-mnist")
     export.add_argument("--out-root", type=Path, help="parent folder (default: pretrained/)")
+    export.add_argument("--note", action="append", default=[], metavar="TEXT",
+                        help="a sentence for the card's Training section, e.g. how the data was prepared (repeatable)")
 
     card = commands.add_parser("card", help="re-render an exported model's card with the latest results/ rows")
     card.add_argument("folders", type=Path, nargs="+", metavar="FOLDER")
@@ -175,7 +177,7 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
         raise UserError(f"model name {args.name!r} may use letters, digits, '.', '_' and '-' only")
-    print(f"exported to {export_run(args.run_dir, args.name, args.out_root or PRETRAINED_DIR)}")
+    print(f"exported to {export_run(args.run_dir, args.name, args.out_root or PRETRAINED_DIR, notes=args.note)}")
     return 0
 
 

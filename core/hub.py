@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,12 @@ def family_of(config: dict[str, Any]):
     return MODELS.get(config.get("family", "<missing>"))
 
 
-def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED_DIR) -> Path:
-    """Copy a finished run's EMA network into `out_root/name` with a rendered model card."""
+def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED_DIR, notes: Sequence[str] = ()) -> Path:
+    """Copy a finished run's EMA network into `out_root/name` with a rendered model card.
+
+    `notes` go to training.json and the card's Training section: what the run's files cannot say
+    (say, that the data was a resized copy of the dataset).
+    """
     run_dir = Path(run_dir)
     finished = [run_dir / folder for folder in ("generator", "classifier") if (run_dir / folder / WEIGHTS_FILE).is_file()]
     if not finished:
@@ -68,6 +73,7 @@ def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED
         "summary": json.loads((run_dir / "summary.json").read_text()),
         "config": json.loads((run_dir / "config.json").read_text()),
         "commands": [c for c in commands if c.strip()],
+        "notes": [note.strip() for note in notes if note.strip()],
     }
     samples = sorted((run_dir / "samples").glob("step_*.png"))
 
@@ -109,6 +115,7 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
         summary=training["summary"],
         train=training["config"],
         commands=training.get("commands", []),
+        notes=training.get("notes", []),
         has_samples=(folder / "samples.png").is_file(),
         metrics=metrics,
         **extra,

@@ -1,7 +1,7 @@
 """Benchmark results shaped for people: the dashboard's tables and charts, and results/summary.md.
 
     folder = resolve_source(os.environ.get("RESULTS_SOURCE"))  # results/, a folder, or a Hub dataset
-    rows = latest(load_rows(folder))                            # the newest run of each benchmark
+    rows = latest(load_rows(folder))                            # the newest run of each benchmark and device kind
     leaderboard_frame(rows)                                     # one row per model x protocol
     Path("results/summary.md").write_text(summary_markdown(load_rows(folder)))
 
@@ -163,16 +163,18 @@ def _measurement(row: dict[str, Any]) -> tuple:
 
 
 def latest(rows: Iterable[dict[str, Any]], benchmark: str | None = None) -> list[dict[str, Any]]:
-    """For each benchmark (or only `benchmark`), the rows of its newest run, one per measurement.
+    """For each benchmark (or only `benchmark`) and kind of device, the rows of its newest run, one per measurement.
 
     A run is the rows sharing a run id (`row["run"]`; rows without one, written by
     a benchmark module run on its own, count as one run); the newest run has the
     newest timestamp. A measurement repeated within that run keeps its newest row.
+    Runs on a GPU and on a CPU do not replace each other: `make bench` on a laptop
+    keeps the GPU rows someone committed, and the other way round.
     """
-    runs: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    runs: dict[tuple[str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         if benchmark is None or row["benchmark"] == benchmark:
-            runs[row["benchmark"]][row.get("run") or ""].append(row)
+            runs[row["benchmark"], device_kind(row["device"])][row.get("run") or ""].append(row)
     kept = []
     for by_run in runs.values():
         # Ties (same newest timestamp) go to the larger run id
@@ -184,6 +186,11 @@ def latest(rows: Iterable[dict[str, Any]], benchmark: str | None = None) -> list
                 measurements[key] = row
         kept.extend(measurements.values())
     return kept
+
+
+def device_kind(label: str) -> str:
+    """"cuda" for "cuda (NVIDIA H200)", "cpu" for "cpu (2 threads)": what a device label names, without the details."""
+    return str(label).split(" ", 1)[0].split(":", 1)[0]
 
 
 def benchmarks(rows: Iterable[dict[str, Any]]) -> list[str]:
@@ -709,7 +716,7 @@ def summary_markdown(rows: Iterable[dict[str, Any]]) -> str:
     if not rows:
         return "\n".join([*out, NO_RESULTS, ""])
     out.append(
-        "The newest run of each benchmark in `results/*.jsonl` (older runs stay in those files). "
+        "The newest run of each benchmark and kind of device (CPU, GPU) in `results/*.jsonl` (older runs stay in those files). "
         "Written by `python -m benchmarks`; the dashboard (`make dashboard`) shows the same figures as charts."
     )
     for name in benchmarks(rows):

@@ -227,6 +227,6 @@ def test_cli_entry_point(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert (
-        done.stderr.startswith("error: Space 'cocogan' ships model 'cocogan-fashion-mnist-32'")  # the first Space with models
+        done.stderr.startswith("error: Space 'cocogan' ships model 'cocogan-clothing-64'")  # the first Space with models
         and done.stderr.count("\n") == 1
     )

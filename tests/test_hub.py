@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from core.errors import UserError
@@ -14,7 +16,8 @@ def test_export_writes_a_loadable_model_with_an_honest_card(real_data_env, tmp_p
     run = tmp_path / "run"
     command = "python -m core train --recipe dcgan-fashion-mnist --preset smoke --run-dir run"
     train(resolve_config("dcgan-fashion-mnist", "smoke"), run, command=command, progress=False)
-    out = export_run(run, "dcgan-test", out_root=tmp_path / "pretrained")
+    note = "Trained from a copy of the data resized to 96 px."
+    out = export_run(run, "dcgan-test", out_root=tmp_path / "pretrained", notes=[note, "  "])
 
     assert sorted(p.name for p in out.iterdir()) == [
         "README.md", "config.json", "model.safetensors", "samples.png", "training.json"
@@ -25,14 +28,14 @@ def test_export_writes_a_loadable_model_with_an_honest_card(real_data_env, tmp_p
     assert command in card  # the exact training command
     assert "8,226 of 60,000 images (a subset)" in card  # the data, honestly
     assert "4 steps of batch 8" in card
+    assert f"\n{note}\n" in card  # notes travel with the model, blank ones are dropped
+    assert json.loads((out / "training.json").read_text())["notes"] == [note]
     assert "![samples" in card
     pipe = GeneratorPipeline.from_pretrained(out, device="cpu")
     assert pipe.sample(2, labels="Sneaker").shape == (2, 28, 28, 1)
 
 
 def test_card_shows_the_latest_successful_benchmark_rows(real_data_env, tmp_path) -> None:
-    import json
-
     from core.hub import write_card
 
     run = tmp_path / "run"

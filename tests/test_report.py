@@ -179,6 +179,20 @@ def test_latest_keeps_the_newest_row_of_a_measurement_repeated_in_one_run() -> N
     assert [r["value"] for r in report.latest([first, again, other])] == [0.6, 0.4]
 
 
+def test_latest_keeps_the_newest_run_of_each_kind_of_device() -> None:
+    def memory(value: float, device: str, run: str, timestamp: str) -> dict[str, Any]:
+        return row("memory", "cocogan", "peak_memory_mb", value, device=device, run=run, timestamp=timestamp,
+                   params={"resolution": 256})
+
+    old_cpu = memory(2500.0, "cpu (2 threads)", "cpu-1", "2026-11-20T10:00:00+00:00")
+    gpu = memory(1931.0, "cuda (NVIDIA H200)", "gpu-1", "2026-11-21T10:00:00+00:00")
+    new_cpu = memory(2136.0, "cpu (16 threads)", "cpu-2", "2026-11-22T10:00:00+00:00")
+    # A newer GPU run does not hide the CPU figures, and a newer CPU run (other thread count) replaces the old one.
+    assert sorted(r["value"] for r in report.latest([old_cpu, gpu])) == [1931.0, 2500.0]
+    assert sorted(r["value"] for r in report.latest([old_cpu, gpu, new_cpu])) == [1931.0, 2136.0]
+    assert report.device_kind("cuda:1 (NVIDIA H200)") == "cuda"
+
+
 # --- frames ---
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
 import torch
 
 from benchmarks.throughput import GEN_METRICS, TRAIN_METRICS, Scenario, main, run
+from core.models.dcgan import DCGANConfig
 from core.results import device_label, read_rows
 
 ALL_METRICS = {metric for metric, _ in TRAIN_METRICS + GEN_METRICS}
@@ -53,6 +56,18 @@ def test_a_training_setup_for_another_generator_is_refused(tmp_path: Path, real_
     assert rows["train_images_per_s"].value is None and "differs" in rows["train_images_per_s"].error
     assert "['z_dim']" in rows["train_images_per_s"].error
     assert all(rows[metric].value > 0 for metric, _ in GEN_METRICS)  # generation is still measured
+
+
+def test_a_model_exported_before_a_setting_existed_is_still_timed(tiny_model: Path) -> None:
+    """config.json of an older export lacks settings added since; they take their defaults, as on loading."""
+    model = tiny_model
+    config = json.loads((model / "config.json").read_text())
+    defaults = {f.name: f.default for f in fields(DCGANConfig) if f.default is not MISSING}
+    dropped = [key for key, value in config.items() if key in defaults and defaults[key] == value]
+    assert dropped, "the tiny model needs a setting at its default for this test"
+    (model / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k not in dropped}))
+    rows = {row.metric: row for row in run(quick(model))}
+    assert rows["train_images_per_s"].error is None and rows["train_images_per_s"].value > 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
