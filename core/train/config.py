@@ -172,12 +172,15 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     # COCO-GAN: micro patches by coordinate, judged as macro patches (full / macro / micro px), WGAN-GP,
     # TTUR learning rates, and the cloudy-to-lucid curriculum (see core.losses.CocoGANObjective).
+    # G also sees every pixel's image coordinate and starts each patch from a 4x4 latent field over the
+    # whole image (core.models.cocogan): patches join up better (seam ratio 1.39 against 1.63 without).
+    # The shipped model ran 4,000 steps, then was resumed to 7,000 (its card has both commands).
     "cocogan-fashion-mnist-32": _cocogan(
-        {"macro_size": 16, "micro_size": 8, "z_dim": 64, "width": 32, "max_width": 128, "depth": 2},
-        dataset="fashion-mnist", image_size=28, pad=2, quick_steps=6000,
+        {"macro_size": 16, "micro_size": 8, "z_dim": 64, "width": 32, "max_width": 128, "depth": 2,
+         "pixel_coordinates": True, "latent_field": 4},
+        dataset="fashion-mnist", image_size=28, pad=2, quick_steps=7000,
     ),
-    # Photos need more than the centre coordinate to join patches up: G also sees every pixel's image
-    # coordinate and starts each patch from a 4x4 latent field over the whole image (core.models.cocogan).
+    # The same position-aware generator for photos, where the centre coordinate alone left the patches unjoined.
     "cocogan-clothing-64": _cocogan(
         {"macro_size": 32, "micro_size": 16, "z_dim": 128, "width": 32, "max_width": 128, "depth": 2,
          "pixel_coordinates": True, "latent_field": 4},
