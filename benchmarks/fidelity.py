@@ -51,7 +51,7 @@ from torch_fidelity.utils import (
 
 from core.errors import UserError
 from core.hub import CONFIG_FILE, WEIGHTS_FILE
-from core.inference import load_network, resolve_source
+from core.inference import GeneratorPipeline, load_network, resolve_source
 from core.paths import cache_dir
 
 # Result keys, stable across versions (they name the rows' metrics).
@@ -214,37 +214,37 @@ class RealImages(Dataset):
 
 
 class SampledGenerator(nn.Module):
-    """z [B, z_dim] -> uint8 [B, 3, H, W] from a generator producing [-1, 1] images.
+    """z [B, z_dim] -> uint8 [B, 3, H, W] through a `GeneratorPipeline` (labels, codes, uint8 as apps get them).
 
     Class-conditional generators get class labels that cycle through the
     classes across the whole run (sample i has class i mod K), so every class
-    is equally represented, as in the balanced real splits. torch-fidelity is
+    is equally represented, as in the balanced real splits; infoGAN's codes are
+    drawn from their prior with a generator seeded by `seed`. torch-fidelity is
     told the model is unconditional (num_classes=0) for a reason: its own
     conditional path draws labels with `np.int`, which NumPy 1.24 removed, so
     it raises AttributeError for any num_classes > 0.
     """
 
-    def __init__(self, generator: nn.Module):
+    def __init__(self, pipe: GeneratorPipeline, seed: int = 0):
         super().__init__()
-        self.generator = generator
-        self.num_classes = int(generator.config.num_classes)
+        self.pipe = pipe
         self.drawn = 0  # samples produced so far: where the label cycle continues
+        self.code_rng = torch.Generator().manual_seed(seed + 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         labels = None
-        if self.num_classes:
-            labels = torch.arange(self.drawn, self.drawn + len(z), device=z.device) % self.num_classes
+        if self.pipe.num_classes:
+            labels = torch.arange(self.drawn, self.drawn + len(z), device=z.device) % self.pipe.num_classes
+        codes = self.pipe.draw_codes(len(z), self.code_rng)
         self.drawn += len(z)
-        images = self.generator(z, labels)  # [B, C, H, W] in [-1, 1]
-        pixels = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        pixels = self.pipe.images_tensor(z, labels, None if codes is None else codes.to(z.device))
         return pixels.expand(-1, 3, -1, -1) if pixels.shape[1] == 1 else pixels
 
 
-def wrap_generator(generator: nn.Module) -> torch_fidelity.GenerativeModelModuleWrapper:
-    """`generator` as torch-fidelity's generative-model input (standard-normal z, labels cycled)."""
-    return torch_fidelity.GenerativeModelModuleWrapper(
-        SampledGenerator(generator), z_size=int(generator.config.z_dim), z_type="normal", num_classes=0
-    )
+def wrap_generator(pipe: GeneratorPipeline, seed: int = 0) -> torch_fidelity.GenerativeModelModuleWrapper:
+    """`pipe` as torch-fidelity's generative-model input (standard-normal z, labels cycled, codes drawn)."""
+    return torch_fidelity.GenerativeModelModuleWrapper(SampledGenerator(pipe, seed), z_size=pipe.z_dim, z_type="normal",
+                                                       num_classes=0)
 
 
 # ---------------------------------------------------------------------- features
@@ -262,13 +262,14 @@ def image_features(images: torch.Tensor, extractor: str, device: torch.device, b
 
 @torch.inference_mode()
 def generator_features(
-    generator: nn.Module, extractor: str, n: int, seed: int, device: torch.device, batch_size: int = 256
+    generator: GeneratorPipeline | nn.Module, extractor: str, n: int, seed: int, device: torch.device, batch_size: int = 256
 ) -> torch.Tensor:
     """Features [n, D] (float32, CPU) of `n` images of `generator`, latents from torch-fidelity's seeded RNG."""
     if n < 2:
         raise UserError(f"need at least 2 generated images for the metrics, got {n}")
     model = make_extractor(extractor, device)
-    wrapped = wrap_generator(generator.eval().requires_grad_(False).to(device))
+    pipe = generator if isinstance(generator, GeneratorPipeline) else GeneratorPipeline(generator, device=device)
+    wrapped = wrap_generator(pipe, seed)
     features = get_featuresdict_from_generative_model(
         _ZOnDevice(wrapped, device), _OnDevice(model, device), n, batch_size, cuda=False, rng_seed=seed, verbose=False
     )

@@ -5,7 +5,7 @@
 
 Two models per resolution R, both built from core.models.cocogan with the
 same width schedule (channels per resolution), z size and losses
-(core.losses.CocoGANObjective: WGAN-GP, spatial consistency, Q):
+(core.objectives.cocogan: WGAN-GP, spatial consistency, Q):
 - `cocogan`: micro patches of R/4 px, macro patches of R/2 px (256 / 128 / 64);
 - `full-image-gan`: micro = macro = R: the generator draws the whole image and
   the discriminator judges it, i.e. the same networks without generation by parts.
@@ -116,8 +116,8 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
 
 def measure(scenario: Scenario) -> dict:
     """Build the two networks and the objective, train `warmup` + `steps` steps, return the figures."""
-    from core.losses import OBJECTIVES
     from core.models import MODELS as FAMILIES
+    from core.objectives import OBJECTIVES
     from core.train.config import TrainConfig
 
     device = torch.device(scenario.device)

@@ -40,7 +40,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -48,8 +47,8 @@ from benchmarks import fidelity, run_scenarios
 from core.data import ImageData, load_dataset
 from core.errors import UserError
 from core.hub import read_config
-from core.images import make_grid, save_png, to_uint8
-from core.inference import list_models, load_network, resolve_device, resolve_source
+from core.images import make_grid, save_png
+from core.inference import GeneratorPipeline, list_models, load_network, resolve_device, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
 from core.results import Row, device_label
 from core.train.config import load_training_config
@@ -118,6 +117,9 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
         generator = load_network(scenario.model, "generator")
         dataset, split, size, pad = generator_data(scenario.model)
         config = generator.config
+        if scenario.candidate == "untrained":
+            generator = untrained_copy(generator, scenario.seed)
+        pipe = GeneratorPipeline(generator, scenario.model, device)
         reference_split = load_split(dataset, split, size, config.channels, pad)
         heldout_split = HELDOUT_SPLITS.get(dataset, "test")
         heldout = load_split(dataset, heldout_split, size, config.channels, pad)
@@ -143,11 +145,9 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
         if scenario.candidate == "real":
             candidate = fidelity.reference_features(heldout.images[:n], extractor, device, scenario.batch_size).features
         else:
-            if scenario.candidate == "untrained":
-                generator = untrained_copy(generator, scenario.seed)
-            candidate = fidelity.generator_features(generator, extractor, n, scenario.seed, device, scenario.batch_size)
+            candidate = fidelity.generator_features(pipe, extractor, n, scenario.seed, device, scenario.batch_size)
             if scenario.samples is not None:
-                save_samples(generator, scenario.samples / f"{name}.png", device)
+                save_samples(pipe, scenario.samples / f"{name}.png")
         scores = fidelity.score(
             candidate, reference, kid_subsets=scenario.kid_subsets, kid_subset_size=scenario.kid_subset_size,
             prc_neighborhood=scenario.prc_neighborhood, seed=scenario.seed,
@@ -157,8 +157,15 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
         if micro_size:  # generation by parts: are the parts' borders visible?
             m = min(n, SEAM_IMAGES)
             images = (heldout.images[:m] if scenario.candidate == "real"
-                      else generated_images(generator, m, scenario.seed, device, scenario.batch_size))
+                      else generated_images(pipe, m, scenario.seed, scenario.batch_size))
             scores[SEAM_RATIO], metrics[SEAM_RATIO] = seam_ratio(images, micro_size), ""
+        judge = LABEL_CLASSIFIERS.get(dataset)
+        if pipe.num_classes and judge and not pad:  # does a class-conditional generator draw the class it is asked for?
+            images, labels = ((heldout.images[:n], heldout.labels[:n]) if scenario.candidate == "real"
+                              else (generated_images(pipe, n, scenario.seed, scenario.batch_size), None))
+            scores[CONDITIONAL_ACCURACY] = conditional_accuracy(images, judge, device, labels)
+            metrics[CONDITIONAL_ACCURACY] = ""
+            params["label_classifier"] = judge
     except Exception as err:  # noqa: BLE001 - any failure is recorded as rows; the benchmark goes on
         message = f"{type(err).__name__}: {err}"
         return [Row(BENCHMARK, name, dataset, metric, None, unit, label, params, data, error=message)
@@ -184,17 +191,35 @@ def load_split(dataset: str, split: str, image_size: int, channels: int, pad: in
 
 
 def untrained_copy(generator: nn.Module, seed: int) -> nn.Module:
-    """The same architecture with freshly initialised weights, seeded, without touching the global RNG."""
+    """The same architecture (and family) with freshly initialised weights, seeded, without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return type(generator)(generator.config).eval()
+        copy = type(generator)(generator.config).eval()
+    copy.family = generator.family
+    return copy
 
 
-def save_samples(generator: nn.Module, path: Path, device: torch.device, n: int = 64, seed: int = 0) -> Path:
+def save_samples(pipe: GeneratorPipeline, path: Path, n: int = 64, seed: int = 0) -> Path:
     """An 8x8 grid of the generator's images (classes cycled), enlarged to at least 256 px per row."""
-    images = generated_images(generator, n, seed, device, batch_size=n)
-    grid = make_grid(images.permute(0, 2, 3, 1).numpy(), nrow=8)
-    return save_png(grid, path, scale=max(1, 256 // (8 * generator.config.image_size)))
+    grid = make_grid(pipe.sample(n, seed), nrow=8)
+    return save_png(grid, path, scale=max(1, 256 // (8 * pipe.image_size)))
+
+
+CONDITIONAL_ACCURACY = "conditional_accuracy"
+# The classifier that judges whether a conditional generator drew the class it was asked for, per dataset.
+LABEL_CLASSIFIERS = {"fashion-mnist": "classifier-conv-fashion-mnist", "clothing": "classifier-clothing-64"}
+
+
+def conditional_accuracy(images: torch.Tensor, classifier: str, device: torch.device, labels: torch.Tensor | None = None,
+                         batch_size: int = 512) -> float:
+    """Share of images [N, C, H, W] uint8 that `classifier` assigns to their class: `labels`, or for generated
+    images (labels None) the cycled class i mod K they were drawn for."""
+    from core.inference import ClassifierPipeline
+
+    judge = ClassifierPipeline.from_pretrained(classifier, device=device)
+    if labels is None:
+        labels = torch.arange(len(images)) % judge.num_classes
+    return judge.accuracy(images, labels, batch_size)
 
 
 SEAM_RATIO = "seam_ratio"
@@ -220,18 +245,10 @@ def seam_ratio(images: torch.Tensor, micro_size: int) -> float:
     return (across.mean() / within.mean()).item()
 
 
-@torch.inference_mode()
-def generated_images(generator: nn.Module, n: int, seed: int, device: torch.device, batch_size: int) -> torch.Tensor:
-    """n images of the generator (classes cycled), uint8 [n, C, H, W], on the CPU."""
-    config = generator.config
-    z = torch.randn(n, config.z_dim, generator=torch.Generator().manual_seed(seed))
-    labels = torch.arange(n) % config.num_classes if config.num_classes else None
-    generator = generator.to(device)
-    chunks = [
-        to_uint8(generator(z[i : i + batch_size].to(device), None if labels is None else labels[i : i + batch_size].to(device)))
-        for i in range(0, n, batch_size)
-    ]
-    return torch.from_numpy(np.concatenate(chunks)).permute(0, 3, 1, 2)
+def generated_images(pipe: GeneratorPipeline, n: int, seed: int, batch_size: int = 256) -> torch.Tensor:
+    """n images of the generator (classes cycled, codes drawn), uint8 [n, C, H, W], on the CPU."""
+    images = pipe.generate(pipe.latents(n, seed), pipe.labels(None, n), pipe.codes(None, n, seed), batch_size)
+    return torch.from_numpy(images).permute(0, 3, 1, 2)
 
 
 # ---------------------------------------------------------------------- scenarios and the sanity check

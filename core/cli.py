@@ -115,6 +115,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     for key in ("steps", "minutes"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
+    if args.steps is not None:
+        overrides["epochs"] = 0  # --steps is the budget, whatever the recipe said in epochs
 
     run_dir = args.resume or args.run_dir
     saved = run_dir / "config.json" if run_dir else None
@@ -197,20 +199,30 @@ def cmd_push(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
+    from dataclasses import fields
+
     from core.data import DATASETS
     from core.inference import list_models
-    from core.losses import ADVERSARIAL_LOSSES
+    from core.losses import ADVERSARIAL_LOSSES, PENALTIES
     from core.models import MODELS
+    from core.objectives import OBJECTIVES
     from core.robustness import ATTACKS
-    from core.train.config import PRESETS, RECIPES
+    from core.train.config import PRESETS, RECIPES, TRAIN_FIELDS
+    from core.train.phases import STEP_HOOKS
 
-    print("recipes:  ", ", ".join(sorted(RECIPES)))
-    print("presets:  ", ", ".join(PRESETS))
-    print("families: ", ", ".join(MODELS.names()))
-    print("losses:   ", ", ".join(ADVERSARIAL_LOSSES.names()))
-    print("attacks:  ", ", ".join(ATTACKS.names()))
-    print("datasets: ", ", ".join(DATASETS.names()))
-    print("exported: ", ", ".join(list_models()) or "none yet")
+    print("recipes:   ", ", ".join(sorted(RECIPES)))
+    print("presets:   ", ", ".join(PRESETS))
+    print("families:  ", ", ".join(f"{name} ({MODELS.get(name).objective})" for name in MODELS.names()))
+    print("losses:    ", ", ".join(ADVERSARIAL_LOSSES.names()))
+    print("penalties: ", ", ".join(PENALTIES.names()))
+    print("step hooks:", ", ".join(STEP_HOOKS.names()))
+    print("training settings:", ", ".join(sorted(TRAIN_FIELDS)))
+    for name in OBJECTIVES.names():
+        settings = ", ".join(f.name for f in fields(OBJECTIVES.get(name).Options)) or "none"
+        print(f"  {name} objective settings: {settings}")
+    print("attacks:   ", ", ".join(ATTACKS.names()))
+    print("datasets:  ", ", ".join(DATASETS.names()))
+    print("exported:  ", ", ".join(list_models()) or "none yet")
     return 0
 
 

@@ -30,10 +30,17 @@ WEIGHTS_FILE = "model.safetensors"
 TRAINING_FILE = "training.json"
 
 
-def save_model(model: nn.Module, folder: str | Path) -> Path:
-    """Write a generator or classifier as config.json (with its family) + model.safetensors."""
+def save_model(model: nn.Module, folder: str | Path, family: str | None = None) -> Path:
+    """Write a generator or classifier as config.json (with its family) + model.safetensors.
+
+    `family` names the registered family; by default the network's own `family` attribute
+    (networks shared by several families of the collection have none and need it said).
+    """
     folder = Path(folder)
-    config = {**asdict(model.config), "family": model.family}
+    family = family or getattr(model, "family", None)
+    if not family:
+        raise ValueError(f"say which family this {type(model).__name__} belongs to: save_model(..., family=NAME)")
+    config = {**asdict(model.config), "family": family}
     model.save_pretrained(folder, config=config)
     # The Hub mixin drops a generic card; ours is rendered at export time.
     (folder / "README.md").unlink(missing_ok=True)
@@ -99,21 +106,24 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
     name = name or folder.name
     if not (folder / TRAINING_FILE).is_file():
         raise UserError(f"{folder} has no {TRAINING_FILE}: export it from a run first (python -m core export)")
-    training = json.loads((folder / TRAINING_FILE).read_text())
+    training = read_training(folder)
     model = read_config(folder)
-    kind = family_of(model).kind
+    family = family_of(model)
+    train, options = resolved_training(training)
     metrics = latest_metrics(name, results_dir)
-    if kind == "classifier":
-        extra = _classifier_card(folder, model, training["config"], metrics)
+    if family.kind == "classifier":
+        extra = _classifier_card(folder, model, options, metrics)
     else:
-        extra = {"quality": quality_table(name, results_dir)}
-        metrics = [row for row in metrics if row["benchmark"] != "quality"]  # shown in their own table
+        extra = {"quality": quality_table(name, results_dir), "timeline": timeline_table(name, results_dir)}
+        metrics = [row for row in metrics if row["benchmark"] not in ("quality", "timeline")]  # in their own tables
     card = render_card(
-        f"{kind}.md.j2",
+        f"{family.kind}.md.j2",
         name=name,
         model=model,
+        family=family,
         summary=training["summary"],
-        train=training["config"],
+        train=train,
+        options=options,
         commands=training.get("commands", []),
         notes=training.get("notes", []),
         has_samples=(folder / "samples.png").is_file(),
@@ -134,7 +144,33 @@ ARCH_DESCRIPTIONS = {
 }
 
 
-def _classifier_card(folder: Path, model: dict[str, Any], train: dict[str, Any], metrics: list[dict[str, Any]]) -> dict[str, Any]:
+def read_training(folder: str | Path) -> dict[str, Any]:
+    """An exported model's training.json (summary, config, commands, notes); a damaged one is a UserError."""
+    path = Path(folder) / TRAINING_FILE
+    if not path.is_file():
+        raise UserError(f"{folder} has no {TRAINING_FILE}: export it from a run first (python -m core export)")
+    try:
+        training = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(training, dict) or not isinstance(training.get("summary"), dict):
+        raise UserError(f"{path} is not a training record (it needs a 'summary' object)")
+    return training
+
+
+def resolved_training(training: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The training settings of a training.json as today's TrainConfig (older records upgraded) and its
+    objective's options with every default filled in."""
+    from core.models import MODELS
+    from core.objectives import OBJECTIVES, make_options, options_dict
+    from core.train.config import config_from_dict
+
+    config = config_from_dict(training.get("config") or {})
+    objective = OBJECTIVES.get(MODELS.get(config.model).objective)
+    return config.to_dict(), options_dict(make_options(objective, config.options))
+
+
+def _classifier_card(folder: Path, model: dict[str, Any], options: dict[str, Any], metrics: list[dict[str, Any]]) -> dict[str, Any]:
     """What the classifier card shows besides the common fields: architecture, size, robustness table."""
     from safetensors.torch import load_file
 
@@ -144,7 +180,7 @@ def _classifier_card(folder: Path, model: dict[str, Any], train: dict[str, Any],
     from core.models import Classifier
 
     title, layers = ARCH_DESCRIPTIONS[model["arch"]]
-    adversarial = dict(train.get("adversarial_training") or {})
+    adversarial = dict(options.get("adversarial_training") or {})
     described = ""
     if adversarial:
         attack = adversarial.pop("attack", "pgd")
@@ -160,7 +196,7 @@ def _classifier_card(folder: Path, model: dict[str, Any], train: dict[str, Any],
         "parameters": parameters,
         "feature_dim": Classifier(model).feature_dim,
         "adversarial": described,
-        "eval_split": train.get("eval_split", "test"),
+        "eval_split": options.get("eval_split", "test"),
         "robustness": robustness_table([r for r in metrics if r["benchmark"] == "robustness" and r["metric"] == "accuracy"]),
     }
 
@@ -226,6 +262,20 @@ def quality_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dic
                 line[row["metric"]] = row["value"]
     order = {"trained": 0, "real": 1, "untrained": 2}
     return sorted(lines.values(), key=lambda line: (line["extractor"], order.get(line["candidate"], 3)))
+
+
+def timeline_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:
+    """The model's training timeline from the newest timeline run: FID (and the other metrics) per snapshot epoch."""
+    results_dir = Path(results_dir)
+    rows = latest(read_rows(results_dir), "timeline") if results_dir.is_dir() else []
+    epochs: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        if row["model"] != model or row.get("error") is not None or row["value"] is None:
+            continue
+        line = epochs.setdefault(int(row["params"]["epoch"]), {"epoch": int(row["params"]["epoch"]),
+                                                               "device": row["device"], "data": row.get("data") or "-"})
+        line[row["metric"]] = row["value"]
+    return [epochs[e] for e in sorted(epochs)]
 
 
 def render_card(template: str, **context: Any) -> str:

@@ -7,8 +7,10 @@
     probs = clf.predict_proba(images)  # [16, 10]; features(images) gives embeddings for FID/KID
 
 The CLI, the Spaces and the benchmarks all go through this module. Latents
-are drawn on the CPU from a local generator seeded with `seed`, so a seed
-gives the same images on every device and never touches the global RNG.
+(and infoGAN's codes) are drawn on the CPU from a local generator seeded with
+`seed`, so a seed gives the same images on every device and never touches the
+global RNG. What a generator takes besides z is what its family declares
+(`ModelFamily.accepts`): class labels, latent codes, or parts (COCO-GAN).
 """
 
 from __future__ import annotations
@@ -24,25 +26,32 @@ from torch import nn
 from core.errors import UserError
 from core.hub import read_config
 from core.images import to_uint8
-from core.models import MODELS
+from core.models import MODELS, ModelFamily
 from core.paths import PRETRAINED_DIR
 
 LabelSpec = int | str | Sequence[int | str] | None
+MAX_CODE = 3.0  # how far past the training range [-1, 1] a continuous code may be pushed
+# infoGAN codes: {"categorical": value (int), "continuous": [values in about [-2, 2]]}; a part left out is drawn
+CodeSpec = dict | None
 
 
 class GeneratorPipeline:
-    """A loaded generator plus seeding, label handling and uint8 conversion."""
+    """A loaded generator plus seeding, label and code handling and uint8 conversion."""
 
     def __init__(self, generator: nn.Module, source: str = "", device: str | torch.device | None = None):
         self.device = torch.device(device) if device else default_device()
         self.generator = generator.eval().requires_grad_(False).to(self.device)
         self.source = source
+        self.family: ModelFamily = network_family(generator)
         config = generator.config
         self.z_dim: int = config.z_dim
-        self.num_classes: int = config.num_classes
-        self.class_names: list[str] = list(config.class_names) or [str(i) for i in range(config.num_classes)]
+        self.num_classes: int = config.num_classes if "labels" in self.family.accepts else 0
+        self.class_names: list[str] = list(config.class_names) or [str(i) for i in range(self.num_classes)]
         self.image_size: int = config.image_size
         self.channels: int = config.channels
+        takes_codes = "codes" in self.family.accepts
+        self.categorical_codes: int = getattr(config, "categorical_codes", 0) if takes_codes else 0
+        self.continuous_codes: int = getattr(config, "continuous_codes", 0) if takes_codes else 0
 
     @classmethod
     def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None) -> GeneratorPipeline:
@@ -52,6 +61,10 @@ class GeneratorPipeline:
     @property
     def name(self) -> str:
         return Path(self.source).name if self.source else "generator"
+
+    @property
+    def code_dim(self) -> int:
+        return self.categorical_codes + self.continuous_codes
 
     # ------------------------------------------------------------------ inputs
 
@@ -85,23 +98,83 @@ class GeneratorPipeline:
             raise UserError(f"unknown class {label!r}; known: {', '.join(self.class_names)}")
         return lowered.index(label.lower())
 
+    def codes(self, spec: CodeSpec, n: int, seed: int = 0) -> torch.Tensor | None:
+        """infoGAN codes [n, code_dim] for `spec`; what it leaves out is drawn from the prior with `seed`.
+
+        `spec`: {"categorical": value or [n values], "continuous": [one value per code] or [n rows]}.
+        None for a generator without codes (and then `spec` must be empty).
+        """
+        if not self.code_dim:
+            if spec:
+                raise UserError(f"{self.name} takes no latent codes (only infoGAN models do)")
+            return None
+        from core.models.infogan import make_codes
+
+        spec = dict(spec or {})
+        unknown = sorted(set(spec) - {"categorical", "continuous"})
+        if unknown:
+            raise UserError(f"unknown code kind(s) {unknown}; an infoGAN takes 'categorical' and 'continuous'")
+        # Drawn from a stream of their own, so fixing one code never changes the others' draw, nor z.
+        prior = self.draw_codes(n, torch.Generator().manual_seed(int(seed) + 1))
+        categorical = prior[:, : self.categorical_codes].argmax(1) if self.categorical_codes else None
+        continuous = prior[:, self.categorical_codes :]
+        if spec.get("categorical") is not None:
+            if not self.categorical_codes:
+                raise UserError(f"{self.name} has no categorical code (its class label plays that role: pass labels)")
+            categorical = self._categorical(spec["categorical"], n)
+        if spec.get("continuous") is not None:
+            continuous = self._continuous(spec["continuous"], n)
+        return make_codes(self.generator.config, categorical, continuous)
+
+    def draw_codes(self, n: int, rng: torch.Generator) -> torch.Tensor | None:
+        """Codes [n, code_dim] from their training prior, drawn with `rng` (None without codes)."""
+        if not self.code_dim:
+            return None
+        from core.models.infogan import sample_codes
+
+        return sample_codes(self.generator.config, n, rng)
+
+    def _categorical(self, value, n: int) -> torch.Tensor:
+        values = torch.as_tensor(value if isinstance(value, (list, tuple)) else [value] * n)
+        if values.shape != (n,) or values.dtype not in (torch.int32, torch.int64):
+            raise UserError(f"a categorical code is one whole number (or one per image), got {value!r}")
+        if not ((values >= 0) & (values < self.categorical_codes)).all():
+            raise UserError(f"categorical code values are 0..{self.categorical_codes - 1}, got {value!r}")
+        return values.long()
+
+    def _continuous(self, value, n: int) -> torch.Tensor:
+        values = continuous_values(value)
+        if values.dim() == 1:
+            values = values.expand(n, -1)
+        if values.shape != (n, self.continuous_codes):
+            raise UserError(f"give {self.continuous_codes} continuous code value(s) (or one row per image), got {value!r}")
+        return values
+
     # ------------------------------------------------------------------ sampling
 
+    def images_tensor(self, z: torch.Tensor, labels: torch.Tensor | None = None, codes: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 images [N, C, H, W] on the pipeline's device for inputs already on it (one forward pass)."""
+        kwargs = {"codes": codes} if self.code_dim else {}
+        images = self.generator(z, labels, **kwargs)
+        return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
     @torch.inference_mode()
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 256) -> np.ndarray:
-        """Images [N, H, W, C] uint8 for latents z [N, z_dim] (and class ids [N])."""
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, codes: torch.Tensor | None = None,
+                 batch_size: int = 256) -> np.ndarray:
+        """Images [N, H, W, C] uint8 for latents z [N, z_dim] (and class ids [N], codes [N, code_dim])."""
         chunks = []
         for start in range(0, len(z), batch_size):
-            z_chunk = z[start : start + batch_size].to(self.device)
-            label_chunk = None if labels is None else labels[start : start + batch_size].to(self.device)
-            chunks.append(to_uint8(self.generator(z_chunk, label_chunk)))
+            part = slice(start, start + batch_size)
+            on_device = [None if t is None else t[part].to(self.device) for t in (z, labels, codes)]
+            chunks.append(self.images_tensor(*on_device).permute(0, 2, 3, 1).cpu().numpy())
         return np.concatenate(chunks) if chunks else np.zeros((0, self.image_size, self.image_size, self.channels), np.uint8)
 
-    def sample(self, n: int, seed: int = 0, labels: LabelSpec = None) -> np.ndarray:
-        """`n` images [n, H, W, C] uint8 for `seed`; labels: class id(s) or name(s), default cycles classes."""
+    def sample(self, n: int, seed: int = 0, labels: LabelSpec = None, codes: CodeSpec = None) -> np.ndarray:
+        """`n` images [n, H, W, C] uint8 for `seed`; labels: class id(s) or name(s), default cycles classes;
+        codes (infoGAN): see `codes`, default drawn from the prior."""
         if n < 1:
             raise UserError(f"number of images must be at least 1, got {n}")
-        return self.generate(self.latents(n, seed), self.labels(labels, n))
+        return self.generate(self.latents(n, seed), self.labels(labels, n), self.codes(codes, n, seed))
 
     def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: int | str | None = None) -> np.ndarray:
         """A latent walk [steps, H, W, C] uint8 from seed_a's latent to seed_b's (spherical interpolation)."""
@@ -109,14 +182,31 @@ class GeneratorPipeline:
             raise UserError("an interpolation needs at least 2 steps")
         z = slerp(self.latents(1, seed_a)[0], self.latents(1, seed_b)[0], torch.linspace(0, 1, steps))
         labels = self.labels(label if label is not None else 0, steps) if self.num_classes else None
-        return self.generate(z, labels)
+        return self.generate(z, labels, self.codes(None, 1, seed_a).expand(steps, -1) if self.code_dim else None)
+
+    def traverse(self, seed: int, code: int, values: Sequence[float], label: int | str | None = None,
+                 codes: CodeSpec = None) -> np.ndarray:
+        """infoGAN: images [len(values), H, W, C] uint8 of one z (and class) with continuous code `code` set to
+        each of `values` in turn, the other codes fixed (from `codes`, else drawn for `seed`)."""
+        if not self.continuous_codes:
+            raise UserError(f"{self.name} has no continuous codes to traverse")
+        if not 0 <= code < self.continuous_codes:
+            raise UserError(f"continuous code {code} is out of range 0..{self.continuous_codes - 1}")
+        n = len(values)
+        if n < 1:
+            raise UserError("a traversal needs at least one value")
+        walked = self.codes(codes, 1, seed).repeat(n, 1)
+        walked[:, self.categorical_codes + code] = continuous_values(list(values))
+        z = self.latents(1, seed).expand(n, -1)
+        labels = self.labels(label if label is not None else 0, n) if self.num_classes else None
+        return self.generate(z, labels, walked)
 
     # ------------------------------------------------------------------ generation by parts (COCO-GAN)
 
     @property
     def is_patch_based(self) -> bool:
         """Whether the generator draws images by parts (COCO-GAN): `part`, `beyond`, `complete` work."""
-        return hasattr(self.generator, "micro_patch")
+        return "parts" in self.family.accepts
 
     def _patch_config(self):
         if not self.is_patch_based:
@@ -180,6 +270,19 @@ class GeneratorPipeline:
         patch = patch.permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device)  # [1, C, M, M] in [-1, 1]
         z = self.generator.recover_latent(patch)
         return to_uint8(self.generator(z, extra=extra))[0]
+
+
+def continuous_values(value) -> torch.Tensor:
+    """infoGAN continuous code values as a float tensor: finite, within +-MAX_CODE; else a UserError."""
+    try:
+        values = torch.as_tensor(value, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        raise UserError(f"continuous codes are numbers, got {value!r}") from None
+    if not torch.isfinite(values).all() or values.dim() > 2:
+        raise UserError(f"continuous codes are finite numbers, got {value!r}")
+    if values.numel() and values.abs().max() > MAX_CODE:
+        raise UserError(f"continuous codes were trained in [-1, 1]; keep them within +-{MAX_CODE:g}, got {value!r}")
+    return values
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -268,14 +371,28 @@ class ClassifierPipeline:
 
 
 def load_network(source: str | Path, kind: str) -> nn.Module:
-    """The exported network of `source`, which must be a `kind` ("generator" or "classifier")."""
+    """The exported network of `source`, which must be a `kind` ("generator" or "classifier").
+
+    The network's `family` attribute names the family it was exported as (networks shared by
+    several families of the collection do not know it by their class).
+    """
     folder = resolve_source(source)
     config = read_config(folder)
     family = MODELS.get(config.get("family", "<missing>"))
     if family.kind != kind:
         pipeline = "ClassifierPipeline" if family.kind == "classifier" else "GeneratorPipeline"
         raise UserError(f"{source} is a {family.kind}, not a {kind}: load it with {pipeline}")
-    return family.exported_class.from_pretrained(str(folder), strict=True, map_location="cpu")
+    network = family.exported_class.from_pretrained(str(folder), strict=True, map_location="cpu")
+    network.family = family.name
+    return network
+
+
+def network_family(network: nn.Module) -> ModelFamily:
+    """The registered family of an exported (or freshly built) network."""
+    name = getattr(network, "family", None)
+    if not name:
+        raise ValueError(f"{type(network).__name__} does not say its family; load it with load_network")
+    return MODELS.get(name)
 
 
 def default_device() -> torch.device:

@@ -100,6 +100,23 @@ def tiny_classifier_dir(tmp_path: Path) -> Path:
     return save_model(Classifier(config), tmp_path / "classifier-tiny")
 
 
+@pytest.fixture
+def assert_same_state():
+    """A check that two trainer states are identical: same step, weights, optimizer moments, objective state and
+    RNG (wall-clock time may differ). Resumed runs must pass it against uninterrupted ones."""
+    from core.train.checkpoint import flatten
+
+    def check(a: dict, b: dict) -> None:
+        a, b = ({k: v for k, v in state.items() if k != "train_seconds"} for state in (a, b))
+        skeleton_a, tensors_a = flatten(a)
+        skeleton_b, tensors_b = flatten(b)
+        assert skeleton_a == skeleton_b
+        for key in tensors_a:
+            assert torch.equal(tensors_a[key], tensors_b[key]), key
+
+    return check
+
+
 # --- app fixtures ---
 
 

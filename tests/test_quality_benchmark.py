@@ -31,7 +31,8 @@ def scenario(model: Path, extractor: Path, **changes) -> quality.Scenario:
 
 def test_a_generator_gets_every_metric_with_its_protocol(tiny_dcgan, tiny_classifier_dir, tmp_path) -> None:
     rows = quality.run(scenario(tiny_dcgan, tiny_classifier_dir, samples=tmp_path / "samples"))
-    assert [row.metric for row in rows] == list(METRICS)
+    # a class-conditional generator is also judged on whether it draws the class it is asked for
+    assert [row.metric for row in rows] == [*METRICS, quality.CONDITIONAL_ACCURACY]
     for row in rows:
         assert row.error is None and math.isfinite(row.value), row
         assert (row.benchmark, row.model, row.dataset, row.device) == ("quality", "dcgan-tiny", "fashion-mnist", device_label("cpu"))
@@ -42,6 +43,8 @@ def test_a_generator_gets_every_metric_with_its_protocol(tiny_dcgan, tiny_classi
     assert "8,226 of 60,000" in rows[0].data and "120 generated images" in rows[0].data
     values = {row.metric: row.value for row in rows}
     assert values["fid"] > 0 and 0 <= values["precision"] <= 1 and 0 <= values["recall"] <= 1
+    assert 0 <= values["conditional_accuracy"] <= 0.5  # random weights: about chance (0.1), never the real data's 0.9
+    assert rows[-1].params["label_classifier"] == "classifier-conv-fashion-mnist"
     grid = Image.open(tmp_path / "samples" / "dcgan-tiny.png")
     assert grid.size[0] >= 8 * 28 and grid.size == (grid.size[0], grid.size[0])  # 8x8 images, square
     # Same seed, same numbers: the run is deterministic.
@@ -52,6 +55,8 @@ def test_a_generator_gets_every_metric_with_its_protocol(tiny_dcgan, tiny_classi
 def test_baselines_are_named_and_sized_by_their_data(tiny_dcgan, tiny_classifier_dir) -> None:
     real = quality.run(scenario(tiny_dcgan, tiny_classifier_dir, candidate="real", n_generated=None))
     assert real[0].model == "real-test-split" and real[0].error is None
+    # the real images' own labels: the label classifier's test accuracy, the ceiling for a generator
+    assert {row.metric: row.value for row in real}["conditional_accuracy"] == pytest.approx(0.901, abs=0.01)
     assert real[0].params["n_generated"] == 4443 and real[0].params["role"] == "baseline"
     assert "test split, 4,443 of 10,000" in real[0].data
     too_many = quality.run(scenario(tiny_dcgan, tiny_classifier_dir, candidate="real", n_generated=5000))

@@ -26,16 +26,6 @@ def metric_steps(run_dir: Path) -> list[int]:
         return [int(row["step"]) for row in csv.DictReader(f)]
 
 
-def assert_same_state(a: dict, b: dict) -> None:
-    """Same step, weights, optimizer moments and RNG; wall-clock time may differ."""
-    a, b = {k: v for k, v in a.items() if k != "train_seconds"}, {k: v for k, v in b.items() if k != "train_seconds"}
-    skeleton_a, tensors_a = flatten(a)
-    skeleton_b, tensors_b = flatten(b)
-    assert skeleton_a == skeleton_b
-    for key in tensors_a:
-        assert torch.equal(tensors_a[key], tensors_b[key]), key
-
-
 def test_smoke_run_writes_every_artefact(real_data_env, tmp_path) -> None:
     run = tmp_path / "run"
     result = train(smoke_config(), run, command="python -m core train --recipe dcgan-fashion-mnist --preset smoke", progress=False)
@@ -51,7 +41,7 @@ def test_smoke_run_writes_every_artefact(real_data_env, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_resumes_to_the_identical_state(real_data_env, tmp_path, monkeypatch, signum) -> None:
+def test_interrupted_run_resumes_to_the_identical_state(real_data_env, tmp_path, monkeypatch, signum, assert_same_state) -> None:
     reference = tmp_path / "reference"
     train(smoke_config(), reference, progress=False)
 
@@ -108,10 +98,15 @@ def test_extending_a_finished_run_continues_from_its_step(real_data_env, tmp_pat
     assert json.loads((run / "summary.json").read_text())["train_seconds"] >= round(first_seconds, 1)
 
 
-@pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
-def test_every_loss_trains(real_data_env, tmp_path, loss) -> None:
-    result = train(smoke_config(loss=loss, steps=2), tmp_path / loss, progress=False)
+@pytest.mark.parametrize("loss, penalty", [("minimax", "none"), ("hinge", "r1"), ("wasserstein", "gradient"),
+                                           ("least-squares", "dragan")])
+def test_every_loss_and_penalty_trains(real_data_env, tmp_path, loss, penalty) -> None:
+    run = tmp_path / loss
+    result = train(smoke_config(loss=loss, penalty=penalty, steps=2), run, progress=False)
     assert result.step == 2
+    with open(run / "metrics.csv", newline="") as f:
+        columns = next(csv.reader(f))
+    assert ("penalty" in columns) == (penalty != "none")  # the penalty is computed, and logged, only when chosen
 
 
 def test_checkpoint_structure_round_trips(tmp_path) -> None:
@@ -216,10 +211,15 @@ def test_threads_setting_limits_torch_threads(real_data_env, tmp_path) -> None:
 def test_a_diverging_loss_is_a_clear_error(real_data_env, tmp_path) -> None:
     trainer = Trainer(smoke_config(), tmp_path / "run", progress=False)
     trainer.train_step()
+    trainer.check_finite()  # nothing wrong yet
     with torch.no_grad():  # what an exploding update leaves behind
         trainer.networks["discriminator"].score.weight.fill_(float("nan"))
-    with pytest.raises(UserError, match=r"training diverged: the D loss is nan at step 1.*--set lr.D="):
-        trainer.train_step()
+    trainer.train_step()  # no host sync per step: the trainer looks every log_every steps
+    with pytest.raises(UserError, match=r"training diverged: the D loss was not finite at step 1.*--set lr.D="):
+        trainer.check_finite()
+    with pytest.raises(UserError, match="training diverged"):  # and never saves the diverged state
+        trainer.save_checkpoint()
+    assert load_state(trainer.checkpoint_dir) is None
 
 
 def test_two_processes_under_torchrun(real_data_env, tmp_path) -> None:

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
-from core.models.base import ModelFamily, register_family
+from core.models.base import LatentGenerator, ModelFamily, register_family
 
 COORD_DIM = 2
 BASE_SIZE = 4  # the generator's first feature map; the discriminator ends at this size too
@@ -294,7 +294,7 @@ class Encoder(nn.Module):
         return F.relu(self.blocks(self.stem(x))).sum(dim=(2, 3))
 
 
-class CocoGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="fashion-gan-lab", tags=["gan", "coco-gan"]):
+class CocoGANGenerator(LatentGenerator, nn.Module, PyTorchModelHubMixin, library_name="fashion-gan-lab", tags=["gan", "coco-gan"]):
     """Micro-patch generator G(z, c), Φ, and the latent head Q; forward(z) draws full images.
 
     forward(z [B, z_dim], labels=None, extra=0) -> images [B, C, S, S] in [-1, 1],
@@ -322,14 +322,6 @@ class CocoGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="fashion-ga
         self.out_conv = nn.Conv2d(widths[-1] + extra, config.channels, 3, padding=1, padding_mode="replicate")
         self.latent_encoder = Encoder(config)  # Q: macro patch -> features
         self.latent_head = nn.Linear(self.latent_encoder.out_dim, config.z_dim)
-
-    @property
-    def z_dim(self) -> int:
-        return self.config.z_dim
-
-    @property
-    def num_classes(self) -> int:
-        return 0
 
     def micro_patch(self, z: Tensor, coords: Tensor) -> Tensor:
         """G: latents [B, z_dim] at micro coordinates [B, 2] -> micro patches [B, C, m, m]."""
@@ -390,4 +382,8 @@ class CocoGANDiscriminator(nn.Module, PyTorchModelHubMixin, library_name="fashio
         return score, self.coordinate_head(h)
 
 
-register_family(ModelFamily("cocogan", CocoGANConfig, {"generator": CocoGANGenerator, "discriminator": CocoGANDiscriminator}, "cocogan"))
+register_family(ModelFamily(
+    "cocogan", CocoGANConfig, {"generator": CocoGANGenerator, "discriminator": CocoGANDiscriminator}, "cocogan",
+    accepts=frozenset({"parts"}), title="COCO-GAN", paper="Lin et al. (2019)",
+    defaults={"conditional": False},
+))

@@ -2,15 +2,17 @@
 
 Sizes 28, 32, 64 and 128 px, 1 or 3 channels. The generator starts from a
 7x7 map for 28 px and a 4x4 map otherwise, and doubles the resolution with
-strided transposed convolutions (Radford et al., 2016). Conditioning: the
-generator concatenates a learned class embedding to z; the discriminator is a
+strided transposed convolutions (Radford et al., 2016); the layers are the
+collection's `dcgan` nets (`core.models.gan`). Conditioning: the generator
+concatenates a learned class embedding to z; the discriminator is a
 projection discriminator (Miyato & Koyama, 2018), which adds
-<embed(y), features> to the unconditional score.
+<embed(y), features> to the unconditional score. `critic_norm: batch` puts
+batch norm in the discriminator, as the DCGAN paper does (the default, none,
+is what the first shipped models were trained with).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -18,7 +20,15 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from core.models.base import ModelFamily, register_family
+from core.models.base import LatentGenerator, ModelFamily, register_family
+from core.models.gan import (
+    CRITIC_NORMS,
+    dcgan_base_size,
+    dcgan_critic_layers,
+    dcgan_generator_layers,
+    dcgan_widths,
+    init_weights,
+)
 
 SUPPORTED_SIZES = (28, 32, 64, 128)
 
@@ -34,8 +44,11 @@ class DCGANConfig:
     width: int = 64  # channels of the last hidden layer; doubles per lower resolution
     max_width: int = 512
     class_names: list[str] = field(default_factory=list)
+    critic_norm: str = "none"  # batch | layer | none: normalisation in the discriminator (none: as first shipped)
 
     def __post_init__(self) -> None:
+        if self.critic_norm not in CRITIC_NORMS:
+            raise ValueError(f"critic_norm must be one of {CRITIC_NORMS}, got {self.critic_norm!r}")
         if self.image_size not in SUPPORTED_SIZES:
             raise ValueError(f"DCGAN image_size must be one of {SUPPORTED_SIZES}, got {self.image_size}")
         if self.channels not in (1, 3):
@@ -45,7 +58,7 @@ class DCGANConfig:
 
     @property
     def base_size(self) -> int:
-        return 7 if self.image_size == 28 else 4
+        return dcgan_base_size(self.image_size)
 
     @property
     def num_upsamplings(self) -> int:
@@ -53,8 +66,7 @@ class DCGANConfig:
 
     def widths(self) -> list[int]:
         """Channels at each resolution, from the base map up to the last hidden layer."""
-        n = self.num_upsamplings
-        return [min(self.width * 2 ** (n - 1 - i), self.max_width) for i in range(n)]
+        return dcgan_widths(self.image_size, self.width, self.max_width)
 
 
 def _as_config(config: DCGANConfig | dict) -> DCGANConfig:
@@ -64,7 +76,7 @@ def _as_config(config: DCGANConfig | dict) -> DCGANConfig:
     return DCGANConfig(**{k: v for k, v in config.items() if k in DCGANConfig.__dataclass_fields__})
 
 
-class DCGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="fashion-gan-lab", tags=["gan", "dcgan"]):
+class DCGANGenerator(LatentGenerator, nn.Module, PyTorchModelHubMixin, library_name="fashion-gan-lab", tags=["gan", "dcgan"]):
     """z [B, z_dim] (+ labels [B]) -> images [B, C, H, W] in [-1, 1]."""
 
     family = "dcgan"
@@ -75,30 +87,9 @@ class DCGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="fashion-gan-
         widths = config.widths()
         embed_dim = config.z_dim if config.num_classes else 0
         self.class_embedding = nn.Embedding(config.num_classes, embed_dim) if config.num_classes else None
-        self.project = nn.Sequential(
-            nn.Linear(config.z_dim + embed_dim, widths[0] * config.base_size**2, bias=False),
-            nn.Unflatten(1, (widths[0], config.base_size, config.base_size)),
-            nn.BatchNorm2d(widths[0]),
-            nn.ReLU(inplace=True),
-        )
-        blocks = []
-        for w_in, w_out in itertools.pairwise(widths):
-            blocks += [
-                nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(w_out),
-                nn.ReLU(inplace=True),
-            ]
-        blocks += [nn.ConvTranspose2d(widths[-1], config.channels, 4, stride=2, padding=1), nn.Tanh()]
-        self.blocks = nn.Sequential(*blocks)
-        self.apply(_dcgan_init)
-
-    @property
-    def z_dim(self) -> int:
-        return self.config.z_dim
-
-    @property
-    def num_classes(self) -> int:
-        return self.config.num_classes
+        project, blocks = dcgan_generator_layers(config.z_dim + embed_dim, widths, config.base_size, config.channels)
+        self.project, self.blocks = nn.Sequential(*project), nn.Sequential(*blocks)
+        self.apply(init_weights)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.class_embedding is not None:
@@ -117,16 +108,13 @@ class DCGANDiscriminator(nn.Module, PyTorchModelHubMixin, library_name="fashion-
         super().__init__()
         self.config = config = _as_config(config)
         widths = config.widths()[::-1]  # low channels at high resolution
-        layers: list[nn.Module] = [nn.Conv2d(config.channels, widths[0], 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
-        for w_in, w_out in itertools.pairwise(widths):
-            # No BatchNorm: it would couple samples in a batch and break the
-            # per-sample gradient penalty of WGAN-GP.
-            layers += [nn.Conv2d(w_in, w_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
-        self.features = nn.Sequential(*layers, nn.Flatten())
+        # No norm by default: batch norm couples the samples of a batch, which breaks the per-sample
+        # gradient penalty of WGAN-GP (critic_norm: layer is the per-sample choice).
+        self.features = nn.Sequential(*dcgan_critic_layers(config.channels, widths, config.critic_norm), nn.Flatten())
         feature_dim = widths[-1] * config.base_size**2
         self.score = nn.Linear(feature_dim, 1)
         self.class_projection = nn.Embedding(config.num_classes, feature_dim) if config.num_classes else None
-        self.apply(_dcgan_init)
+        self.apply(init_weights)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(images)  # [B, F]
@@ -138,23 +126,14 @@ class DCGANDiscriminator(nn.Module, PyTorchModelHubMixin, library_name="fashion-
         return score
 
 
-def _dcgan_init(module: nn.Module) -> None:
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Embedding):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-
-
 register_family(
     ModelFamily(
         name="dcgan",
         config_class=DCGANConfig,
         networks={"generator": DCGANGenerator, "discriminator": DCGANDiscriminator},
         objective="image-gan",
+        accepts=frozenset({"labels"}),
+        title="DCGAN",
+        paper="Radford et al. (2016)",
     )
 )

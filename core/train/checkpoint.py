@@ -70,6 +70,9 @@ def save_state(state: dict[str, Any], folder: Path) -> None:
     (tmp / STRUCTURE_FILE).write_text(json.dumps(skeleton))
     old = folder.with_name(folder.name + ".old")
     if folder.exists():
+        # A crash after the last swap and before its clean-up leaves a stale .old: the current folder is
+        # complete, so the stale copy goes (os.replace cannot rename onto a non-empty folder).
+        shutil.rmtree(old, ignore_errors=True)
         os.replace(folder, old)
     os.replace(tmp, folder)
     shutil.rmtree(old, ignore_errors=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -33,36 +34,63 @@ class TrainConfig:
     conditional: bool = True  # condition on the dataset's class labels
     hflip: bool = False  # random horizontal flips of real images
     shift: int = 0  # random translations of real images by up to this many pixels
-    loss: str = "nonsaturating"  # a name in core.losses.ADVERSARIAL_LOSSES
-    loss_options: dict = field(default_factory=dict)  # e.g. {"gp_weight": 10.0} for wgan-gp
-    # classifiers: attack the batch before the loss, e.g. {"attack": "pgd", "epsilon": 0.1, "steps": 7}
-    adversarial_training: dict = field(default_factory=dict)
-    eval_split: str = "test"  # held-out split the objective evaluates on (classifiers: accuracy)
-    # staged training, for objectives that have one (COCO-GAN's cloudy-to-lucid): a list of
-    # {"name": ..., "until": fraction of `steps`, ...that stage's settings}, in order
-    curriculum: list = field(default_factory=list)
+    # the objective's own settings (its Options dataclass in core.objectives): loss, penalty, curriculum,
+    # adversarial_training ... A recipe or `--set` may give them at the top level (`--set loss=hinge`);
+    # they are kept here, and one the objective does not read is an error.
+    options: dict = field(default_factory=dict)
     # optimisation
     batch_size: int = 64  # per device
     lr: dict = field(default_factory=lambda: {"G": 2e-4, "D": 2e-4})  # per objective phase
-    betas: tuple = (0.5, 0.999)
+    betas: tuple = (0.5, 0.999)  # Adam's, for every phase that does not set its own
+    # per phase: {"repeats": 5, "optimizer": "rmsprop", "betas": [0.5, 0.9], "after_step": {"clip_weights": 0.01}}
+    # (core.train.phases); a phase left out runs once per iteration with Adam
+    phases: dict = field(default_factory=dict)
     lr_schedule: str = "constant"  # constant | cosine (decays to 0 at `steps`)
     ema_decay: float = 0.999
+    # batches (of batch_size) that measure the batch-norm statistics of the averaged generator before it is
+    # sampled or exported (core.train.ema.recalibrated); 0 keeps the live generator's running statistics
+    bn_recalibration: int = 16
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16 ("auto": bf16 on GPUs that support it)
     seed: int = 0
     threads: int = 0  # CPU threads for torch; 0 = torch's default (1 is far faster on an oversubscribed VM)
     # budget: stop at `steps` or after `minutes`, whichever comes first
-    steps: int = 2000
+    steps: int = 2000  # iterations (each runs every phase; a phase with repeats reads that many real batches)
+    epochs: float = 0.0  # > 0: train for this many passes over the data instead (sets `steps` from the data size)
     minutes: float = 0.0  # 0 = no time limit
     # bookkeeping
     log_every: int = 25
     sample_every: int = 500
     checkpoint_every: int = 500
     preview_count: int = 100  # images in each sample grid
+    snapshot_epochs: list = field(default_factory=list)  # keep the averaged network after these epochs (snapshots/)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.betas, (list, tuple)) or len(self.betas) != 2:
+            raise UserError(f"betas must be two numbers, got {self.betas!r}")
         self.betas = tuple(self.betas)
         if self.lr_schedule not in ("constant", "cosine"):
             raise UserError(f"lr_schedule must be constant or cosine, not {self.lr_schedule!r}")
+        for name, low in (("batch_size", 1), ("steps", 0), ("log_every", 1), ("sample_every", 1),
+                          ("checkpoint_every", 1), ("preview_count", 1), ("seed", 0), ("threads", 0),
+                          ("bn_recalibration", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise UserError(f"{name} must be a whole number >= {low}, got {value!r}")
+        if self.seed >= 2**63:
+            raise UserError(f"seed must be below 2**63, got {self.seed}")
+        for name in ("epochs", "minutes", "ema_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise UserError(f"{name} must be a number >= 0, got {value!r}")
+        if not self.ema_decay < 1:
+            raise UserError(f"ema_decay must be below 1, got {self.ema_decay}")
+        for name in ("lr", "model_config", "phases", "options"):
+            if not isinstance(getattr(self, name), dict):
+                raise UserError(f"{name} must be a mapping, got {getattr(self, name)!r}")
+        if not isinstance(self.snapshot_epochs, list) or not all(
+            isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.snapshot_epochs
+        ):
+            raise UserError(f"snapshot_epochs must be a list of whole epochs >= 1, got {self.snapshot_epochs!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,8 +163,7 @@ def _cocogan(model_config: dict[str, Any], quick_steps: int, presets: dict | Non
     return {
         "model": "cocogan",
         "conditional": False,
-        "loss": "wgan-gp",  # for the record: the objective has its own Wasserstein critic loss
-        "loss_options": {"gp_weight": 10.0, "spatial_weight": 10.0, "latent_weight": 1.0, "feature_matching_weight": 1.0},
+        # the objective's defaults: Wasserstein loss, gradient penalty 10, spatial 10, latent 1, feature matching 1
         "lr": {"G": 1e-4, "D": 4e-4},
         "betas": (0.0, 0.9),
         "mixed_precision": "no",  # float32 on a GPU too: the gradient penalty differentiates gradients
@@ -150,6 +177,37 @@ def _cocogan(model_config: dict[str, Any], quick_steps: int, presets: dict | Non
         }, presets),
     }
 
+
+# The classic collection's protocol (pytorch-generative-model-collections): Fashion-MNIST at 28 px, batch 64,
+# a budget in epochs (passes of the critic over the data), Adam 2e-4 (0.5, 0.999) unless the family says
+# otherwise. Snapshots of the EMA generator after epochs 1, 10, 25 and 50 make the training timeline.
+COLLECTION_EPOCHS = 50
+COLLECTION_SNAPSHOTS = [1, 10, 25, 50]
+
+
+def _collection(family: str, model_config: dict[str, Any] | None = None, presets: dict | None = None,
+                **settings: Any) -> dict[str, Any]:
+    """A recipe of the classic collection: `family` on the Fashion-MNIST protocol."""
+    return {
+        "model": family,
+        "dataset": "fashion-mnist",
+        "image_size": 28,
+        "batch_size": 64,
+        "epochs": COLLECTION_EPOCHS,
+        "snapshot_epochs": COLLECTION_SNAPSHOTS,
+        "model_config": {**COLLECTION_NETWORKS, **(model_config or {})},
+        **settings,
+        "presets": _with_tweaks({
+            "smoke": {"epochs": 0, "snapshot_epochs": [], "model_config": {"width": 8, "hidden": 32}},
+            "quick": {"log_every": 50, "sample_every": 1000, "checkpoint_every": 500},
+            # a GPU: twice the epochs, same batch (the protocol's), snapshots kept along the way
+            "full": {"batch_size": 64, "epochs": 2 * COLLECTION_EPOCHS, "snapshot_epochs": [*COLLECTION_SNAPSHOTS, 100],
+                     "log_every": 100, "sample_every": 2000, "checkpoint_every": 2000},
+        }, presets),
+    }
+
+
+COLLECTION_NETWORKS: dict[str, Any] = {"arch": "infogan"}
 
 RECIPES: dict[str, dict[str, Any]] = {
     "dcgan-fashion-mnist": {
@@ -171,7 +229,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "presets": {"smoke": {"split": "validation"}, "quick": {"steps": 6000, "checkpoint_every": 200}},
     },
     # COCO-GAN: micro patches by coordinate, judged as macro patches (full / macro / micro px), WGAN-GP,
-    # TTUR learning rates, and the cloudy-to-lucid curriculum (see core.losses.CocoGANObjective).
+    # TTUR learning rates, and the cloudy-to-lucid curriculum (see core.objectives.cocogan).
     # G also sees every pixel's image coordinate and starts each patch from a 4x4 latent field over the
     # whole image (core.models.cocogan): patches join up better (seam ratio 1.39 against 1.63 without).
     # The shipped model ran 4,000 steps, then was resumed to 7,000 (its card has both commands).
@@ -210,6 +268,10 @@ RECIPES: dict[str, dict[str, Any]] = {
         adversarial_training={"attack": "pgd", "epsilon": 0.1, "steps": 3, "step_size": 0.04, "warmup_steps": 200},
         presets={"smoke": {"adversarial_training": {"steps": 2, "warmup_steps": 0}}},
     ),
+    # The classic collection (core.models.gan and one module per family): each family's own training
+    # algorithm comes from its ModelFamily.defaults; the recipe is the shared protocol.
+    **{f"{family}-fashion-mnist": _collection(family) for family in (
+        "gan", "cgan", "acgan", "infogan", "wgan", "wgan-gp", "dragan", "lsgan", "began", "ebgan")},
     "features-fashion-mnist": _classifier(
         {"arch": "cnn", "width": 32, "stages": 3, "feature_dim": 128, "dropout": 0.2, **_FASHION_MNIST_STATS},
         quick_steps=1000,
@@ -233,33 +295,76 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 
 def resolve_config(recipe: str, preset: str = "quick", overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """The TrainConfig for `recipe` under `preset`, with `overrides` applied last."""
+    """The TrainConfig for `recipe` under `preset`, with `overrides` applied last.
+
+    Between the TrainConfig defaults and the recipe come the defaults of the
+    recipe's model family (`ModelFamily.defaults`: WGAN's critic steps, RMSprop
+    and clipping; BEGAN's objective options), so a recipe only says what differs.
+    """
     if recipe not in RECIPES:
         raise UserError(f"unknown recipe {recipe!r}; known: {', '.join(sorted(RECIPES))}")
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
     recipe_diff = copy.deepcopy(RECIPES[recipe])
     preset_tweaks = recipe_diff.pop("presets", {}).get(preset, {})
+    model = (overrides or {}).get("model") or recipe_diff.get("model") or TrainConfig.model
     values: dict[str, Any] = TrainConfig().to_dict()
-    for diff in (recipe_diff, PRESETS[preset], preset_tweaks, overrides or {}):
+    for diff in (family_defaults(model), recipe_diff, PRESETS[preset], preset_tweaks, overrides or {}):
         values = merge(values, diff)
     values.update(recipe=recipe, preset=preset)
-    return TrainConfig(**values)
+    return checked(TrainConfig(**values))
+
+
+def family_defaults(model: Any) -> dict[str, Any]:
+    """The training settings that define a model family ({} for an unknown name: the config check says why)."""
+    from core.models import MODELS
+
+    return copy.deepcopy(dict(MODELS.get(model).defaults)) if isinstance(model, str) and model in MODELS else {}
+
+
+TRAIN_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 
 
 def merge(values: dict[str, Any], diff: dict[str, Any]) -> dict[str, Any]:
-    """`values` updated with `diff`; dict-valued settings merge key by key; unknown keys are refused."""
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(diff) - known)
-    if unknown:
-        raise UserError(f"unknown training setting(s) {unknown}; known: {sorted(known)}")
+    """`values` updated with `diff`; dict-valued settings merge key by key.
+
+    A key that is not a TrainConfig field is an objective option and goes into
+    `options` (checked against the objective by `checked`).
+    """
+    if not isinstance(diff, dict):
+        raise UserError(f"settings must be a mapping of names to values, got {type(diff).__name__}")
     merged = copy.deepcopy(values)
     for key, value in diff.items():
-        if isinstance(merged.get(key), dict) and isinstance(value, dict):
-            merged[key] = {**merged[key], **value}
+        if key in TRAIN_FIELDS:
+            target, name = merged, key
         else:
-            merged[key] = value
+            target, name = merged.setdefault("options", {}), key
+        if isinstance(target.get(name), dict) and isinstance(value, dict):
+            target[name] = {**target[name], **value}
+        else:
+            target[name] = copy.deepcopy(value)
     return merged
+
+
+def checked(config: TrainConfig) -> TrainConfig:
+    """`config`, once its model family exists and its objective reads every option; else a one-line UserError."""
+    from core.models import MODELS
+    from core.objectives import OBJECTIVES, make_options
+
+    if not isinstance(config.model, str) or config.model not in MODELS:
+        raise UserError(f"unknown model {config.model!r}; known: {', '.join(MODELS.names())}")
+    objective = OBJECTIVES.get(MODELS.get(config.model).objective)
+    if not isinstance(config.options, dict):
+        raise UserError(f"options must be a mapping of setting names to values, got {config.options!r}")
+    unknown = sorted(set(config.options) - {f.name for f in fields(objective.Options)})
+    if unknown:
+        readable = ", ".join(f.name for f in fields(objective.Options)) or "none"
+        raise UserError(
+            f"unknown training setting(s) {unknown}: not trainer settings, and the {objective.name} objective "
+            f"of model {config.model!r} does not read them (its settings: {readable}; `python -m core list` shows the rest)"
+        )
+    make_options(objective, config.options)  # values of the right kind
+    return config
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -281,9 +386,94 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return diff
 
 
+def equivalent_command(config: TrainConfig) -> str:
+    """The `python -m core train` command that resolves to `config` (for runs started from Python).
+
+    The recipe and preset, plus `--set` for every setting that differs from what they resolve to.
+    """
+    if config.recipe not in RECIPES or config.preset not in PRESETS:
+        return ""
+    base = resolve_config(config.recipe, config.preset).to_dict()
+    pairs: list[str] = []
+
+    def differences(prefix: str, ours: Any, theirs: Any) -> None:
+        if isinstance(ours, dict) and isinstance(theirs, dict) and ours:
+            for key in ours:
+                differences(f"{prefix}.{key}" if prefix else key, ours[key], theirs.get(key, _MISSING))
+        elif _normalised(ours) != _normalised(theirs):
+            pairs.append(f"{prefix}={_as_override(ours)}")
+
+    for key, value in config.to_dict().items():
+        if key not in ("recipe", "preset"):
+            # options live at the top level on the command line (`--set loss=hinge`)
+            differences("" if key == "options" else key, value, base[key])
+    command = f"python -m core train --recipe {config.recipe} --preset {config.preset}"
+    return command + (" --set " + " ".join(shlex.quote(pair) for pair in pairs) if pairs else "")
+
+
+_MISSING = object()
+
+
+def _as_override(value: Any) -> str:
+    """A value as `parse_overrides` reads it back: plain text for a string that is not JSON, else JSON."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return json.dumps(_normalised(value), separators=(",", ":"))
+
+
+def _normalised(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
-    """Rebuild a TrainConfig saved as JSON (a run's config.json)."""
-    return TrainConfig(**merge(TrainConfig().to_dict(), values))
+    """Rebuild a TrainConfig saved as JSON (a run's config.json), also one written before `options` existed."""
+    if not isinstance(values, dict):
+        raise UserError(f"a saved training config must be a JSON object, got {type(values).__name__}")
+    values = {k: v for k, v in values.items() if k not in RECORD_ONLY}
+    if "options" not in values:
+        values = upgrade_legacy(values)
+    return checked(TrainConfig(**merge(TrainConfig().to_dict(), values)))
+
+
+RECORD_ONLY = frozenset({"resolved_model_config", "resolved_options"})  # results the trainer writes next to the settings
+LEGACY_KEYS = ("loss", "loss_options", "adversarial_training", "eval_split", "curriculum")
+
+
+def upgrade_legacy(values: dict[str, Any]) -> dict[str, Any]:
+    """A config saved before objectives had typed options (every setting at the top level, each
+    objective's alongside the others') in today's form: only the settings its objective reads,
+    and only where they differ from that objective's defaults, move into `options`.
+
+    `loss: "wgan-gp"` with `loss_options: {"gp_weight": w}` was the Wasserstein loss with the
+    gradient penalty weighted w; COCO-GAN's other loss_options were its own weights.
+    """
+    values = dict(values)
+    legacy = {key: values.pop(key) for key in LEGACY_KEYS if key in values}
+    options: dict[str, Any] = {}
+    loss_options = dict(legacy.get("loss_options") or {})
+    if legacy.get("loss") == "wgan-gp":
+        options.update(loss="wasserstein", penalty="gradient", penalty_weight=loss_options.pop("gp_weight", 10.0))
+    elif legacy.get("loss") not in (None, "nonsaturating"):
+        options["loss"] = legacy["loss"]
+    options.update(loss_options)
+    if legacy.get("curriculum"):
+        options["curriculum"] = legacy["curriculum"]
+    if legacy.get("adversarial_training"):
+        options["adversarial_training"] = legacy["adversarial_training"]
+    if legacy.get("eval_split") not in (None, "test"):
+        options["eval_split"] = legacy["eval_split"]
+    # What the objective never read was ignored then; it is dropped now rather than refused.
+    from core.models import MODELS
+    from core.objectives import OBJECTIVES
+
+    model = values.get("model", TrainConfig.model)
+    if isinstance(model, str) and model in MODELS:
+        readable = {f.name for f in fields(OBJECTIVES.get(MODELS.get(model).objective).Options)}
+        options = {key: value for key, value in options.items() if key in readable}
+    return {**values, "options": options}
 
 
 def load_training_config(folder: str | Path) -> TrainConfig:
@@ -294,8 +484,7 @@ def load_training_config(folder: str | Path) -> TrainConfig:
     record = json.loads(path.read_text())
     saved = record.get("config")
     if saved:
-        # A run's config.json also records the model config the trainer resolved: a result, not a setting.
-        return config_from_dict({k: v for k, v in saved.items() if k != "resolved_model_config"})
+        return config_from_dict(saved)
     summary = record.get("summary", {})
     if not summary.get("recipe"):
         raise UserError(f"{path} has neither a config nor a recipe name in its summary")

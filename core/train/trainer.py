@@ -1,17 +1,24 @@
 """The one trainer: any registered family, any objective, on `accelerate`.
 
-It knows phases and optimizers, never loss internals: each iteration calls
-`objective.loss(phase, batch)` for the objective's phases in order and steps
-that phase's optimizer. Runs on CPU, one GPU, or several GPUs under
-`accelerate launch`; bf16/fp16 mixed precision where the device supports it.
+It knows phases and optimizers, never loss internals: each iteration runs
+the objective's phases in order, each `repeats` times (the config's `phases`,
+core.train.phases), and every run of a phase takes a fresh real batch, calls
+`objective.loss(phase, batch)`, steps that phase's optimizer and runs its
+hooks. Runs on CPU, one GPU, or several GPUs under `accelerate launch`;
+bf16/fp16 mixed precision where the device supports it.
+
+Logged values stay on the device and are read (one host sync) every
+`log_every` steps, which is also when a non-finite loss is detected: a
+diverged run stops with a clear error before its next checkpoint is written.
 
 A run folder holds:
     config.json        the resolved TrainConfig (+ the model config)
     command.txt        the exact command that started the run
     metrics.csv        averaged losses every `log_every` steps
     samples/           grids from the EMA generator with fixed noise (generators)
+    snapshots/         the EMA network after each of `snapshot_epochs` (epoch_NNN/, with a sample grid)
     evaluation.csv     held-out metrics of the EMA network, e.g. test accuracy (classifiers)
-    checkpoints/last/  full state: networks, EMA, optimizers, step, RNG
+    checkpoints/last/  full state: networks, EMA, optimizers, objective state (BEGAN's k_t), step, RNG
     generator/         the final EMA network, named after it (classifier/ for classifiers)
     summary.json       what was trained on what, for how long, how fast, final held-out metrics
 """
@@ -20,12 +27,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
 import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +48,12 @@ from core.data import ImageData, load_dataset
 from core.errors import UserError
 from core.hub import save_model
 from core.images import make_grid, save_png, to_uint8
-from core.losses import OBJECTIVES, Objective, Phase
 from core.models import MODELS
+from core.objectives import OBJECTIVES, Objective, options_dict
 from core.train.checkpoint import load_state, save_state
-from core.train.config import TrainConfig
-from core.train.ema import EMA
+from core.train.config import TrainConfig, equivalent_command
+from core.train.ema import EMA, has_batch_norm, recalibrated
+from core.train.phases import PlannedPhase, batches_per_step, plan_phases
 
 
 class TrainingInterrupted(Exception):
@@ -66,40 +75,55 @@ class TrainResult:
 class BatchStream:
     """Deterministic batches by step: a fixed permutation per epoch, a shard per process.
 
-    Because the batch depends only on (seed, step, rank), resuming at step k
-    reproduces exactly the batches an uninterrupted run would have seen.
+    An iteration reads `per_step` real batches (a phase with 5 repeats takes a
+    fresh one each time). Because the batch depends only on (seed, step,
+    rank, repeat), resuming at step k reproduces exactly the batches an
+    uninterrupted run would have seen.
     """
 
     def __init__(
-        self, data: ImageData, batch_size: int, seed: int, rank: int = 0, world: int = 1, hflip: bool = False, shift: int = 0
+        self, data: ImageData, batch_size: int, seed: int, rank: int = 0, world: int = 1, hflip: bool = False,
+        shift: int = 0, per_step: int = 1,
     ):
         if len(data) < batch_size * world:
             raise UserError(f"batch size {batch_size} x {world} process(es) is larger than the dataset ({len(data)} images)")
         if shift < 0 or shift >= data.image_size // 2:
             raise UserError(f"shift must be between 0 and {data.image_size // 2 - 1} pixels, got {shift}")
         self.data, self.batch_size, self.seed, self.rank, self.world = data, batch_size, seed, rank, world
-        self.hflip, self.shift = hflip, shift
+        self.hflip, self.shift, self.per_step = hflip, shift, per_step
         self.batches_per_epoch = len(data) // (batch_size * world)
         self._epoch, self._order = -1, torch.empty(0)
 
-    def __call__(self, step: int) -> dict[str, torch.Tensor]:
-        """The batch of iteration `step`: "images" [B, C, H, W] in [-1, 1] and "labels" [B].
+    def __call__(self, step: int, repeat: int = 0) -> dict[str, torch.Tensor]:
+        """The batch of iteration `step`, repeat `repeat`: "images" [B, C, H, W] in [-1, 1] and "labels" [B].
 
         A dict, so that objectives with other inputs (paired images, masks) get them by name.
         """
-        epoch, position = divmod(step, self.batches_per_epoch)
+        if not 0 <= repeat < self.per_step:
+            raise ValueError(f"repeat {repeat} is outside the {self.per_step} batches of a step")
+        index = step * self.per_step + repeat  # real batches read before this one
+        epoch, position = divmod(index, self.batches_per_epoch)
         if epoch != self._epoch:
             rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             self._epoch, self._order = epoch, torch.randperm(len(self.data), generator=rng)
         start = (position * self.world + self.rank) * self.batch_size
         images, labels = self.data.batch(self._order[start : start + self.batch_size])
-        rng = torch.Generator().manual_seed(hash((self.seed, step, self.rank)) % 2**62)
+        key = (self.seed, step, self.rank) if repeat == 0 else (self.seed, step, self.rank, repeat)
+        rng = torch.Generator().manual_seed(hash(key) % 2**62)
         if self.hflip:
             flip = torch.rand(images.shape[0], generator=rng) < 0.5
             images[flip] = images[flip].flip(-1)
         if self.shift:
             images = random_shift(images, self.shift, rng)
         return {"images": images, "labels": labels}
+
+    def epochs_done(self, step: int) -> float:
+        """Passes over the data after `step` iterations."""
+        return step * self.per_step / self.batches_per_epoch
+
+    def steps_for(self, epochs: float) -> int:
+        """Iterations that read `epochs` passes over the data (rounded up)."""
+        return math.ceil(epochs * self.batches_per_epoch / self.per_step - 1e-9)
 
 
 def random_shift(images: torch.Tensor, shift: int, rng: torch.Generator) -> torch.Tensor:
@@ -122,7 +146,7 @@ def resolve_precision(requested: str) -> str:
 
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: str | Path, command: str = "", progress: bool = True):
-        self.config, self.run_dir, self.progress = config, Path(run_dir), progress
+        self.run_dir, self.progress = Path(run_dir), progress
         if config.threads > 0:
             torch.set_num_threads(config.threads)
         self.accelerator = Accelerator(
@@ -147,17 +171,24 @@ class Trainer:
                 **config.model_config,
             }
         )
+        objective_class = OBJECTIVES.get(self.family.objective)
+        self.phases: list[PlannedPhase] = plan_phases(objective_class.phases, config.phases, config.lr, config.betas)
+        self.stream = BatchStream(
+            self.data, config.batch_size, config.seed, acc.process_index, acc.num_processes, config.hflip, config.shift,
+            per_step=batches_per_step(self.phases),
+        )
+        if config.epochs > 0:  # a budget in passes over the data: the step count follows from the data size
+            config = replace(config, steps=self.stream.steps_for(config.epochs))
+        self.config = config
         networks = self.family.build(self.model_config)
         self.ema = EMA(networks[self.family.exported], config.ema_decay)
         self.ema.shadow.to(acc.device)
-        objective_class = OBJECTIVES.get(self.family.objective)
-        self.networks, self.optimizers = self._prepare(networks, objective_class.phases)
+        self.networks, self.optimizers = self._prepare(networks)
         self.objective: Objective = objective_class(self.networks, config)
-        self.stream = BatchStream(
-            self.data, config.batch_size, config.seed, acc.process_index, acc.num_processes, config.hflip, config.shift
-        )
         self.step = 0
         self._seconds_before, self._session_start = 0.0, time.monotonic()
+        self._running: dict[str, list] = {}  # key -> [sum, count] of logged values since the last log line
+        self._nonfinite: dict[str, torch.Tensor] = {}  # phase -> first step its loss was not finite (-1: never)
         if acc.is_main_process:
             self._write_run_files(command)
         self._resume()
@@ -167,14 +198,12 @@ class Trainer:
         )
         self.evaluation: dict[str, float] = {}
 
-    def _prepare(self, networks: dict[str, nn.Module], phases: tuple[Phase, ...]) -> tuple[dict, dict]:
-        """One Adam per phase over the networks that phase trains, all wrapped by accelerate."""
+    def _prepare(self, networks: dict[str, nn.Module]) -> tuple[dict, dict]:
+        """One optimizer per phase over the networks that phase trains, all wrapped by accelerate."""
         optimizers = {}
-        for phase in phases:
-            if phase.name not in self.config.lr:
-                raise UserError(f"lr has no entry for phase {phase.name!r} (lr = {self.config.lr})")
+        for phase in self.phases:
             params = [p for name in phase.trains for p in networks[name].parameters()]
-            optimizers[phase.name] = torch.optim.Adam(params, lr=self.config.lr[phase.name], betas=self.config.betas)
+            optimizers[phase.name] = phase.make_optimizer(params, phase.lr)
         prepared = self.accelerator.prepare(*networks.values(), *optimizers.values())
         return dict(zip(networks, prepared[: len(networks)])), dict(zip(optimizers, prepared[len(networks) :]))
 
@@ -182,11 +211,22 @@ class Trainer:
 
     def _write_run_files(self, command: str) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        record = {**self.config.to_dict(), "resolved_model_config": self.model_config.__dict__}
+        record = {
+            **self.config.to_dict(),
+            "resolved_model_config": asdict(self.model_config),
+            "resolved_options": options_dict(self.objective.options),
+        }
         (self.run_dir / "config.json").write_text(json.dumps(record, indent=2))
+        # Started from Python rather than the CLI: record the command that resolves to the same settings,
+        # so every exported model can say how its weights were made.
+        command = command or ("" if self._has_commands() else equivalent_command(self.config))
         if command:
             with open(self.run_dir / "command.txt", "a") as f:
                 f.write(command + "\n")
+
+    def _has_commands(self) -> bool:
+        path = self.run_dir / "command.txt"
+        return path.is_file() and bool(path.read_text().strip())
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -200,6 +240,7 @@ class Trainer:
             "networks": {name: acc.unwrap_model(net).state_dict() for name, net in self.networks.items()},
             "ema": self.ema.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "objective": self.objective.state_dict(),
             "rng": rng_state(),
         }
         if acc.scaler is not None:
@@ -217,6 +258,7 @@ class Trainer:
         self.ema.load_state_dict(state["ema"])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
+        self.objective.load_state_dict(state.get("objective") or {})
         if acc.scaler is not None and "scaler" in state:
             acc.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
@@ -224,6 +266,7 @@ class Trainer:
         self._seconds_before = float(state.get("train_seconds", 0.0))
 
     def save_checkpoint(self) -> None:
+        self.check_finite()  # never overwrite a good checkpoint with a diverged state
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             save_state(self.state_dict(), self.checkpoint_dir)
@@ -247,7 +290,6 @@ class Trainer:
         start_step, started = self.step, time.monotonic()
         self._session_start = started
         deadline = started + config.minutes * 60 if config.minutes > 0 else float("inf")
-        running: dict[str, list[float]] = {}
         bar = tqdm(
             total=config.steps, initial=self.step, desc=f"train {config.recipe or config.model}",
             disable=not (self.progress and acc.is_main_process), dynamic_ncols=True,
@@ -255,18 +297,18 @@ class Trainer:
         try:
             with _stop_requests() as stop:
                 while self.step < config.steps and time.monotonic() < deadline:
-                    logs = self.train_step()
+                    self.train_step()
                     bar.update(1)
-                    for key, value in logs.items():
-                        running.setdefault(key, []).append(value)
                     if self.step % config.log_every == 0:
-                        averaged = {k: sum(v) / len(v) for k, v in running.items()}
+                        self.check_finite()
+                        averaged = self._take_running()
                         bar.set_postfix({k: f"{v:.3f}" for k, v in averaged.items() if k.startswith("loss")})
-                        self._log(averaged, time.monotonic() - started, self.step - start_step)
-                        running.clear()
+                        self._log(averaged, time.monotonic() - started)
                     if self.step % config.sample_every == 0:
                         self.save_samples()
                         self.evaluate()
+                    for epoch in self._epochs_ended():
+                        self.save_snapshot(epoch)
                     if self.step % config.checkpoint_every == 0 or stop.requested:
                         self.save_checkpoint()
                     if stop.requested:
@@ -282,34 +324,76 @@ class Trainer:
         self.save_checkpoint()
         self.save_samples()
         self.evaluate()
-        images_per_s = (self.step - start_step) * config.batch_size * acc.num_processes / max(seconds, 1e-9)
+        images_per_s = self.images_read(self.step - start_step) / max(seconds, 1e-9)
         if acc.is_main_process:
             self.export_model(self.run_dir / self.family.exported)
             self._write_summary(images_per_s)
         return TrainResult(self.run_dir, self.step, seconds, images_per_s)
 
-    def train_step(self) -> dict[str, float]:
-        """One iteration (every phase of the objective, then the EMA) at `self.step`, which it advances."""
+    def images_read(self, steps: int) -> int:
+        """Real training images `steps` iterations read, over all processes (each repeat of a phase reads a batch)."""
+        return steps * self.stream.per_step * self.config.batch_size * self.accelerator.num_processes
+
+    def train_step(self) -> dict[str, Any]:
+        """One iteration at `self.step`, which it advances: every phase of the objective (each `repeats`
+        times, on a fresh real batch each time), then the EMA. Returns this step's logs (device tensors)."""
         acc = self.accelerator
         self.objective.set_step(self.step)
         self._set_learning_rates()
-        batch = {key: value.to(acc.device) for key, value in self.stream(self.step).items()}
-        logs: dict[str, float] = {}
-        for phase in self.objective.phases:
+        batches: dict[int, dict[str, torch.Tensor]] = {}
+        logs: dict[str, Any] = {}
+        for phase in self.phases:
             # Only the networks this phase trains need gradients: saves the backward through the others.
             for name, net in self.networks.items():
                 net.requires_grad_(name in phase.trains)
             optimizer = self.optimizers[phase.name]
-            optimizer.zero_grad(set_to_none=True)
-            loss, phase_logs = self.objective.loss(phase.name, batch)
-            if not torch.isfinite(loss):
-                raise UserError(f"training diverged: the {phase.name} loss is {loss.item()} at step {self.step}; resume from the last checkpoint with a lower lr (--set lr.{phase.name}=...)")
-            acc.backward(loss)
-            optimizer.step()
-            logs.update(phase_logs)
+            trained = [self.networks[name] for name in phase.trains]
+            for repeat in range(phase.repeats):
+                if repeat not in batches:
+                    batches[repeat] = {key: value.to(acc.device) for key, value in self.stream(self.step, repeat).items()}
+                optimizer.zero_grad(set_to_none=True)
+                loss, phase_logs = self.objective.loss(phase.name, batches[repeat])
+                self._watch(phase.name, loss)
+                acc.backward(loss)
+                optimizer.step()
+                for hook in phase.hooks:
+                    hook(trained)
+                logs.update(phase_logs)
         self.ema.update(acc.unwrap_model(self.networks[self.family.exported]), self.step)
         self.step += 1
+        for key, value in logs.items():
+            entry = self._running.setdefault(key, [0.0, 0])
+            entry[0], entry[1] = entry[0] + value, entry[1] + 1
         return logs
+
+    def _watch(self, phase: str, loss: torch.Tensor) -> None:
+        """Remember (on the device, without a host sync) the first step at which `phase`'s loss was not finite."""
+        seen = self._nonfinite.get(phase)
+        if seen is None:
+            seen = self._nonfinite[phase] = torch.tensor(-1, device=loss.device)
+        bad = ~torch.isfinite(loss.detach())
+        self._nonfinite[phase] = torch.where(bad & (seen < 0), torch.tensor(self.step, device=loss.device), seen)
+
+    def check_finite(self) -> None:
+        """Raise a UserError if any phase's loss has not been finite since training started (one host sync)."""
+        for phase, first in self._nonfinite.items():
+            step = int(first)
+            if step >= 0:
+                raise UserError(
+                    f"training diverged: the {phase} loss was not finite at step {step}; resume from the last "
+                    f"checkpoint with a lower lr (--set lr.{phase}=...)"
+                )
+
+    def _take_running(self) -> dict[str, float]:
+        """The mean of each logged value since the last call (the host reads the device here)."""
+        averaged = {key: float(total) / count for key, (total, count) in self._running.items()}
+        self._running.clear()
+        return averaged
+
+    def _epochs_ended(self) -> list[int]:
+        """The `snapshot_epochs` completed by the step just taken."""
+        read, per_epoch = self.step * self.stream.per_step, self.stream.batches_per_epoch  # real batches
+        return [e for e in self.config.snapshot_epochs if read - self.stream.per_step < e * per_epoch <= read]
 
     def _set_learning_rates(self) -> None:
         """The schedule is a function of the step alone, so resuming needs no scheduler state."""
@@ -317,19 +401,46 @@ class Trainer:
         factor = 1.0
         if config.lr_schedule == "cosine":
             factor = 0.5 * (1 + np.cos(np.pi * min(self.step, config.steps) / max(config.steps, 1)))
-        for name, optimizer in self.optimizers.items():
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr[name] * factor
+        for phase in self.phases:
+            for group in self.optimizers[phase.name].param_groups:
+                group["lr"] = phase.lr * factor
+
+    def averaged_network(self) -> nn.Module:
+        """The EMA network as it is sampled and exported: with batch-norm statistics measured for the averaged
+        weights (`bn_recalibration` batches of the objective's own inputs at the training batch size, always
+        the same seeds)."""
+        shadow, batches = self.ema.shadow, self.config.bn_recalibration
+        if not batches or not has_batch_norm(shadow) or self.objective.generator_inputs(1, 0) is None:
+            return shadow
+        device = self.accelerator.device
+
+        def run(network: nn.Module, i: int) -> None:
+            inputs = self.objective.generator_inputs(self.config.batch_size, self.config.seed + 10_000 + i)
+            self.objective.preview(network, {k: v.to(device) for k, v in inputs.items()})
+
+        return recalibrated(shadow, run, batches)
 
     @torch.no_grad()
-    def save_samples(self) -> Path | None:
+    def save_samples(self, path: Path | None = None, network: nn.Module | None = None) -> Path | None:
         if not self.accelerator.is_main_process or not self.objective.has_preview:
             return None
         inputs = {k: v.to(self.accelerator.device) for k, v in self.preview_inputs.items()}
-        images = to_uint8(self.objective.preview(self.ema.shadow, inputs))
+        images = to_uint8(self.objective.preview(network or self.averaged_network(), inputs))
         nrow = 10 if len(images) % 10 == 0 else None
         scale = max(1, 256 // images.shape[1] // 2)
-        return save_png(make_grid(images, nrow=nrow), self.run_dir / "samples" / f"step_{self.step:06d}.png", scale)
+        path = path or self.run_dir / "samples" / f"step_{self.step:06d}.png"
+        return save_png(make_grid(images, nrow=nrow), path, scale)
+
+    def save_snapshot(self, epoch: int) -> Path | None:
+        """The EMA network after `epoch` epochs, exported to snapshots/epoch_NNN/ with its sample grid."""
+        if not self.accelerator.is_main_process:
+            return None
+        folder = self.run_dir / "snapshots" / f"epoch_{epoch:03d}"
+        network = self.averaged_network()
+        self.export_model(folder, network)
+        self.save_samples(folder / "samples.png", network)
+        (folder / "snapshot.json").write_text(json.dumps({"epoch": epoch, "step": self.step}))
+        return folder
 
     def evaluate(self) -> dict[str, float]:
         """The objective's held-out metrics of the EMA network, appended to evaluation.csv."""
@@ -341,11 +452,11 @@ class Trainer:
             self._append_csv(self.run_dir / "evaluation.csv", self.evaluation)
         return metrics
 
-    def export_model(self, folder: Path) -> None:
-        """The EMA network in Hub format: config.json + model.safetensors."""
-        save_model(self.ema.shadow, folder)
+    def export_model(self, folder: Path, network: nn.Module | None = None) -> None:
+        """The EMA network (`averaged_network`) in Hub format: config.json (naming the family) + model.safetensors."""
+        save_model(network or self.averaged_network(), folder, family=self.family.name)
 
-    def _log(self, values: dict[str, float], elapsed: float, steps_done: int) -> None:
+    def _log(self, values: dict[str, float], elapsed: float) -> None:
         if not self.accelerator.is_main_process:
             return
         row = {"step": self.step, "elapsed_s": round(elapsed, 2), **{k: round(v, 5) for k, v in values.items()}}
@@ -366,7 +477,9 @@ class Trainer:
             "recipe": self.config.recipe,
             "preset": self.config.preset,
             "steps": self.step,
+            "epochs": round(self.stream.epochs_done(self.step), 3),
             "batch_size": self.config.batch_size * self.accelerator.num_processes,
+            "real_batches_per_step": self.stream.per_step,
             "train_seconds": round(self.train_seconds(), 1),
             "images_per_s_last_session": round(images_per_s, 1),
             "device": device_name(self.accelerator.device),

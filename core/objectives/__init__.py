@@ -1,0 +1,29 @@
+"""Training objectives, one module per training step. Importing this package registers them all.
+
+    image-gan       GAN, CGAN, WGAN, WGAN-GP, DRAGAN, LSGAN, DCGAN: any loss and penalty of core.losses
+    acgan           ACGAN: the GAN game plus an auxiliary classifier
+    infogan         infoGAN: the GAN game plus mutual information of the latent codes
+    began           BEGAN: autoencoder energies in equilibrium (k_t)
+    ebgan           EBGAN: autoencoder energy with a margin and the pull-away term
+    cocogan         COCO-GAN: micro patches by coordinate, macro-patch critic, the curriculum
+    classification  classifiers, optionally adversarially trained
+"""
+
+from core.objectives import acgan, began, classification, cocogan, ebgan, image_gan, infogan  # noqa: F401  (register)
+from core.objectives.base import (
+    OBJECTIVES,
+    Batch,
+    Logs,
+    NoOptions,
+    Objective,
+    Phase,
+    make_options,
+    options_dict,
+    register_objective,
+    unwrap,
+)
+
+__all__ = [
+    "OBJECTIVES", "Batch", "Logs", "NoOptions", "Objective", "Phase", "make_options", "options_dict",
+    "register_objective", "unwrap",
+]

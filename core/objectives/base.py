@@ -1,0 +1,162 @@
+"""What every objective is, the registry they go into, and how their options are validated.
+
+An `Objective` is one family's training step. It names its phases (which
+networks each phase's loss updates), returns the loss of a phase for a batch,
+and may remember state across steps (BEGAN's k_t) that goes into the
+checkpoint. How often a phase runs per iteration, with which optimizer and
+which hook after its step, comes from the run's config (`core.train.phases`),
+never from here. The trainer calls only `phases`, `set_step`, `loss`,
+`state_dict` / `load_state_dict`, `preview_inputs`, `preview` and `evaluate`.
+
+Each objective declares its settings as an `Options` dataclass. A run's
+`options` must be exactly a subset of its fields: a setting the objective does
+not read (`curriculum` for a plain GAN) is a one-line error, not ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from core.errors import UserError
+from core.registry import Registry
+
+if TYPE_CHECKING:
+    from core.train.config import TrainConfig
+
+Batch = dict[str, Tensor]  # "images": [B, C, H, W] in [-1, 1], "labels": [B] int64
+Logs = dict[str, Tensor | float]  # scalars; tensors stay on the device until the trainer logs them
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimisation step of a training iteration: its loss updates `trains` only."""
+
+    name: str
+    trains: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """An objective without settings of its own."""
+
+
+class Objective:
+    """A family's training step. Subclasses set `phases` (and `Options`) and implement `loss`.
+
+    Built from the networks (wrapped for the device) and the run's TrainConfig;
+    `self.options` is the typed, validated view of `config.options`.
+    """
+
+    name: ClassVar[str] = ""  # set by register_objective
+    Options: ClassVar[type] = NoOptions
+    phases: ClassVar[tuple[Phase, ...]] = ()
+    has_preview: ClassVar[bool] = True  # whether `preview` draws sample grids
+
+    def __init__(self, networks: dict[str, nn.Module], config: TrainConfig):
+        self.networks = networks
+        self.config = config
+        self.options = make_options(type(self), config.options)
+
+    def set_step(self, step: int) -> None:
+        """Called before each iteration; curricula and growing schedules hook in here."""
+
+    def loss(self, phase: str, batch: Batch) -> tuple[Tensor, Logs]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the objective remembers across steps (tensors and plain values); saved in the checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state:
+            raise ValueError(f"objective {self.name!r} keeps no state, but the checkpoint has {sorted(state)}")
+
+    def preview_inputs(self, batch: Batch, n: int, seed: int) -> dict[str, Tensor]:
+        """Fixed inputs for the sample grids (same for the whole run)."""
+        raise NotImplementedError
+
+    def preview(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+        """Images [N, C, H, W] in [-1, 1] for the sample grid."""
+        raise NotImplementedError
+
+    def evaluate(self, network: nn.Module) -> dict[str, float]:
+        """Held-out metrics of the exported network (e.g. test accuracy); {} when there are none."""
+        return {}
+
+    def generator_inputs(self, n: int, seed: int) -> dict[str, Tensor] | None:
+        """`n` inputs of the exported network drawn as in training (for `preview`), seeded; None when the
+        network's inputs cannot be drawn (a classifier's are real images)."""
+        return None
+
+
+class LatentPreview:
+    """Sample grids of a generator of z (and class labels): fixed latents from the run's seed, one class per row."""
+
+    networks: dict[str, nn.Module]
+
+    def preview_inputs(self, batch: Batch, n: int, seed: int) -> dict[str, Tensor]:
+        generator = unwrap(self.networks["generator"])
+        inputs = {"z": torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))}
+        if generator.num_classes:
+            inputs["labels"] = torch.arange(n) * generator.num_classes // n
+        return inputs
+
+    def preview(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+        return generator(inputs["z"], inputs.get("labels"))
+
+    def generator_inputs(self, n: int, seed: int) -> dict[str, Tensor]:
+        generator = unwrap(self.networks["generator"])
+        inputs = {"z": torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))}
+        if generator.num_classes:
+            inputs["labels"] = torch.arange(n) % generator.num_classes
+        return inputs
+
+
+OBJECTIVES: Registry[type[Objective]] = Registry("objective", Objective)
+
+
+def register_objective(name: str):
+    """Class decorator: register an Objective under `name` (and record the name on it)."""
+
+    def add(cls: type[Objective]) -> type[Objective]:
+        cls.name = name
+        return OBJECTIVES.register(name)(cls)
+
+    return add
+
+
+def make_options(objective: type[Objective], values: Mapping[str, Any]):
+    """The objective's typed options from `values`; an unread or invalid setting is a UserError."""
+    known = [f.name for f in fields(objective.Options)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        offered = ", ".join(known) if known else "none"
+        raise UserError(
+            f"the {objective.name} objective does not read the setting(s) {unknown} (its settings: {offered})"
+        )
+    try:
+        return objective.Options(**values)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"invalid {objective.name} setting: {err}") from None
+
+
+def options_dict(options: Any) -> dict[str, Any]:
+    """Options as plain JSON-able values (for run records and cards)."""
+    return asdict(options)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The model behind DistributedDataParallel / compile wrappers."""
+    while hasattr(module, "module"):
+        module = module.module
+    return getattr(module, "_orig_mod", module)
+
+
+def detached(value: Tensor) -> Tensor:
+    """A log value: detached, float32, still on its device (no host sync until the trainer logs)."""
+    return value.detach().float()
