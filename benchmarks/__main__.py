@@ -1,7 +1,7 @@
 """The benchmark runner: every benchmark under one profile, rows under results/, a summary, publishing.
 
-    python -m benchmarks run [--profile quick|full] [--only quality throughput robustness memory]
-                             [--models NAME_OR_HUB_ID ...] [--device cpu|cuda] [--results results]
+    python -m benchmarks run [--profile quick|full] [--only quality throughput robustness memory timeline collection]
+                             [--models NAME_OR_HUB_ID ...] [--runs RUN_DIR ...] [--device cpu|cuda] [--results results]
     python -m benchmarks summary [--results results]          # rewrite results/summary.md
     python -m benchmarks publish --repo-id you/fashion-gan-lab-results [--results results] [--private]
 
@@ -17,6 +17,10 @@ Models: by default every model in pretrained/, each benchmark taking its
 kind (generators: quality, throughput; classifiers: robustness); `--models`
 takes folders, names in pretrained/ or Hub repo ids instead. The memory
 benchmark builds its own models (COCO-GAN and a full-image GAN per resolution).
+The timeline benchmark scores the snapshots of training runs (`--runs`, default:
+every run under runs/ that kept some; none in a fresh clone). The collection
+benchmark trains every family of the classic collection at the reference
+collection's budget, so it runs only when asked for (`--only collection`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any
 
 import torch
 
-from benchmarks import memory, quality, robustness, run_scenarios, throughput
+from benchmarks import collection, memory, quality, robustness, run_scenarios, throughput, timeline
 from core import report
 from core.errors import UserError
 from core.hub import push, read_config
@@ -58,6 +62,8 @@ class Profile:
     throughput: dict[str, Any] = field(default_factory=dict)
     robustness: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
+    timeline: dict[str, Any] = field(default_factory=dict)
+    collection: dict[str, Any] = field(default_factory=dict)
 
 
 PROFILES = {
@@ -69,6 +75,7 @@ PROFILES = {
         throughput={"steps": 10, "warmup": 3, "repeats": 10},
         robustness={"limit": 1000, "epsilons": (0.0, 0.05, 0.1, 0.2, 0.3), "pgd_steps": 10},
         memory={"resolutions": (64, 128, 256), "batch_size": 8, "steps": 1, "warmup": 1},
+        collection={"epochs": 10, "networks": collection.NETWORKS},
     ),
     "full": Profile(
         "full",
@@ -77,6 +84,7 @@ PROFILES = {
         throughput={"steps": 30, "warmup": 5, "repeats": 20},
         robustness={"limit": None, "epsilons": robustness.DEFAULT_EPSILONS, "pgd_steps": 10},
         memory={"resolutions": (64, 128, 256, 512, 1024), "batch_size": 16, "steps": 5, "warmup": 2},
+        collection={"epochs": 10, "networks": collection.NETWORKS},
     ),
 }
 
@@ -90,6 +98,7 @@ class Benchmark:
     plan: Callable[[list[str], Profile, str, Path], list]
     run: Callable[..., list[Row]]
     table: Callable[[list[Row]], str]
+    default: bool = True  # part of a plain `run` (the collection trains for an hour: only when asked for)
 
 
 def plan_quality(models: list[str], profile: Profile, device: str, results: Path) -> list[quality.Scenario]:
@@ -120,6 +129,16 @@ def plan_memory(models: list[str], profile: Profile, device: str, results: Path)
     return memory.scenarios(device=device, **profile.memory)
 
 
+def plan_timeline(runs: list[str], profile: Profile, device: str, results: Path) -> list[timeline.Scenario]:
+    return [timeline.Scenario(folder, device=device, **profile.timeline) for folder in timeline.snapshots(runs)]
+
+
+def plan_collection(models: list[str], profile: Profile, device: str, results: Path) -> list[collection.Scenario]:
+    options = dict(profile.collection)
+    return collection.scenarios(networks=tuple(options.pop("networks")), device=device, samples=results / "samples",
+                                **options)
+
+
 BENCHMARKS = {
     b.name: b
     for b in (
@@ -128,6 +147,10 @@ BENCHMARKS = {
         Benchmark("robustness", "classifier", plan_robustness, robustness.run, robustness.format_table),
         # COCO-GAN against a full-image GAN at growing resolutions: architectures, not shipped models
         Benchmark("memory", None, plan_memory, memory.run, memory.format_table),
+        # snapshots of training runs (runs/*/snapshots), not shipped models
+        Benchmark("timeline", "run", plan_timeline, timeline.run, timeline.format_table),
+        # trains every family of the classic collection from scratch at the reference's budget
+        Benchmark("collection", None, plan_collection, collection.run, collection.format_table, default=False),
     )
 }
 
@@ -157,6 +180,7 @@ def run_benchmarks(
     models: list[str] | None,
     device: str,
     results: Path,
+    runs: list[Path] | None = None,
 ) -> tuple[list[Row], dict[str, float]]:
     """Every selected benchmark's rows (also appended under `results`) and its wall-clock seconds."""
     run_id = new_run_id(profile.name)
@@ -165,7 +189,10 @@ def run_benchmarks(
     seconds: dict[str, float] = {}
     for name in only:
         benchmark = BENCHMARKS[name]
-        chosen = select_models(models, benchmark.kind) if benchmark.kind else []
+        if benchmark.kind == "run":  # training runs with snapshots, not exported models
+            chosen = list(runs) if runs is not None else timeline.default_runs()
+        else:
+            chosen = select_models(models, benchmark.kind) if benchmark.kind else []
         if benchmark.kind and not chosen:
             print(f"{name}: no {benchmark.kind}s to measure, skipped")
             continue
@@ -261,8 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the benchmarks (what `make bench` does)")
     run.add_argument("--profile", choices=PROFILES, default="quick", help="quick: 2 CPU cores; full: a GPU")
-    run.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS), help="some benchmarks")
+    run.add_argument("--only", nargs="+", choices=BENCHMARKS, help="some benchmarks (default: all but collection, "
+                     "which trains every family of the classic collection and takes about an hour on 2 CPU cores)")
     run.add_argument("--models", nargs="+", help="model folders, names in pretrained/ or Hub repo ids")
+    run.add_argument("--runs", nargs="+", type=Path, help="run folders with snapshots for the timeline (default: runs/*)")
     run.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE, help="default: cuda if available")
     run.add_argument("--results", type=Path, default=RESULTS_DIR, help="results folder (default results/)")
     summary = commands.add_parser("summary", help="rewrite results/summary.md from the rows there")
@@ -282,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.device == "cuda" and not torch.cuda.is_available():
             raise UserError("CUDA is not available on this machine; use --device cpu")
-        rows, seconds = run_benchmarks(PROFILES[args.profile], args.only, args.models, args.device, args.results)
+        only = args.only or [name for name, benchmark in BENCHMARKS.items() if benchmark.default]
+        rows, seconds = run_benchmarks(PROFILES[args.profile], only, args.models, args.device, args.results, args.runs)
         if not rows:
             raise UserError("nothing was measured: no models of the kinds these benchmarks take")
         return finish(rows, seconds, args.results)

@@ -251,6 +251,24 @@ def generated_images(pipe: GeneratorPipeline, n: int, seed: int, batch_size: int
     return torch.from_numpy(images).permute(0, 3, 1, 2)
 
 
+def generator_scores(pipe: GeneratorPipeline, dataset: str, reference: ImageData, n: int, seed: int = 0,
+                     device: torch.device | str = "cpu", batch_size: int = 256, kid_subsets: int = 100,
+                     kid_subset_size: int = 1000, prc_neighborhood: int = 3) -> dict[str, float]:
+    """The quality protocol for one generator, as a function: FID, KID, precision and recall of `n` of its
+    images against `reference` in the dataset's domain-extractor features, plus the conditional accuracy of
+    a class-conditional generator. What the collection and timeline benchmarks score their runs with."""
+    device = torch.device(device)
+    extractor = fidelity.resolve_extractor(fidelity.DOMAIN_EXTRACTORS[dataset])
+    real = fidelity.reference_features(reference.images, extractor, device, batch_size)
+    candidate = fidelity.generator_features(pipe, extractor, n, seed, device, batch_size)
+    scores = fidelity.score(candidate, real, kid_subsets=kid_subsets, kid_subset_size=min(kid_subset_size, n, len(reference)),
+                            prc_neighborhood=prc_neighborhood, seed=seed)
+    judge = LABEL_CLASSIFIERS.get(dataset)
+    if pipe.num_classes and judge:
+        scores[CONDITIONAL_ACCURACY] = conditional_accuracy(generated_images(pipe, n, seed, batch_size), judge, device)
+    return scores
+
+
 # ---------------------------------------------------------------------- scenarios and the sanity check
 
 

@@ -1,156 +1,48 @@
-"""What the Gradio Spaces need besides UI: which models to show, and pipeline -> PIL images.
+"""What the DCGAN Space needs besides UI: sample grids by class and latent walks, as PIL images.
 
-The apps wire these functions to components; the tests call them directly.
-Every mistake a user can make (a bad seed, an unknown class, a model that
-will not load) raises `UserError` with a one-line message.
+apps/dcgan/app.py wires these functions to components; the tests call them
+directly. Every mistake a user can make (a bad seed, an unknown class, a model
+that will not load) raises `UserError` with a one-line message.
 
-Which models a Space shows comes from `$MODEL_SOURCE`:
-
-- unset: the exported models in `core.paths.PRETRAINED_DIR` (for a Space built
-  with `--hub-models`, the list written to `model_source.txt` next to core/);
-- a folder of exported models: the models in it;
-- a comma-separated list of Hub repo ids and/or model folders: exactly those.
+The helpers every Space shares (which models to show, from `$MODEL_SOURCE`;
+`friendly`, `pick`, `load`, seeds, enlargement) live in `core.demos.common`
+and are re-exported here, so `core.demo.available_models` and friends keep
+working for the Spaces and tests that use them.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from typing import TypeVar
 
 from PIL import Image
-from safetensors import SafetensorError
 
-from core.errors import UserError
-from core.hub import read_config
+from core.demos.common import (  # noqa: F401  (re-exported: the other Spaces and the tests import them from here)
+    ALL_CLASSES,
+    MAX_SEED,
+    MODEL_SOURCE_FILE,
+    NO_MODELS,
+    available_models,
+    config_matches,
+    display_scale,
+    enlarge,
+    friendly,
+    label_spec,
+    load,
+    parse_seed,
+    pick,
+    whole_number,
+)
 from core.images import make_grid, to_pil
-from core.inference import GeneratorPipeline, LabelSpec, list_models, load_cached, resolve_source
-from core.paths import PRETRAINED_DIR, PROJECT_ROOT
+from core.inference import resolve_source
 
-F = TypeVar("F", bound=Callable)
-ALL_CLASSES = "all classes"
 MAX_IMAGES = 64
 MAX_STEPS = 16
-MAX_SEED = 2**63 - 1
-# Written by `python -m apps.build_spaces --hub-models ...`: Space settings, not
-# README front matter, are what set environment variables on the Hub.
-MODEL_SOURCE_FILE = PROJECT_ROOT / "model_source.txt"
-NO_MODELS = (
-    "No models found. Export one into `pretrained/` (`python -m core export ...`) "
-    "or set `MODEL_SOURCE` to a folder of models or to comma-separated Hub repo ids."
-)
-
-
-def available_models(
-    env: Mapping[str, str] | None = None,
-    root: str | Path = PRETRAINED_DIR,
-    family: str | None = "dcgan",
-    source_file: Path = MODEL_SOURCE_FILE,
-) -> dict[str, str]:
-    """Display label -> source (model folder or Hub repo id) of the models to show, from `$MODEL_SOURCE`."""
-    env = os.environ if env is None else env
-    spec = env.get("MODEL_SOURCE", "").strip()
-    if not spec and source_file.is_file():
-        spec = source_file.read_text().strip()
-    if not spec:
-        return _models_in(Path(root), family)
-    folder = Path(spec).expanduser()
-    if "," not in spec and folder.is_dir() and not (folder / "config.json").is_file():
-        return _models_in(folder, family)
-    items = [item.strip() for item in spec.split(",") if item.strip()]
-    return {_label(item): item for item in items}
-
-
-def config_matches(source: str, test: Callable[[dict], bool]) -> bool:
-    """Whether a model folder's config.json passes `test`; a Hub repo id passes (it is checked when loaded)."""
-    folder = Path(source).expanduser()
-    if not folder.is_dir():
-        return True
-    try:
-        return test(read_config(folder))
-    except UserError:
-        return False
-
-
-def _models_in(root: Path, family: str | None) -> dict[str, str]:
-    return {name: str(root / name) for name in list_models(root, family)}
-
-
-def _label(item: str) -> str:
-    # Local folders by name; Hub ids in full, since the owner is part of what tells models apart
-    return Path(item).expanduser().name if Path(item).expanduser().is_dir() else item
-
-
-def friendly(fn: F) -> F:
-    """Wrap a Space's event handler so that a UserError is a one-line gr.Error popup, not a stack trace."""
-
-    @functools.wraps(fn)
-    def wrapper(*args):
-        try:
-            return fn(*args)
-        except UserError as err:
-            import gradio as gr  # only Spaces call this; core itself does not need gradio
-
-            raise gr.Error(str(err)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def pick(models: Mapping[str, str], label: str | None, none_found: str = NO_MODELS) -> str:
-    """The source of the model shown as `label`; `none_found` is the message when there are no models."""
-    if not models:
-        raise UserError(none_found)
-    if label not in models:
-        raise UserError(f"unknown model {label!r}; choose one of: {', '.join(models)}")
-    return models[label]
-
-
-def load(source: str) -> GeneratorPipeline:
-    """The cached pipeline for `source`; a model that will not load is a one-line UserError."""
-    # A Space must answer "this model is broken", never crash with a stack trace,
-    # whatever the broken file trips over (I/O, JSON, config fields, tensor shapes).
-    try:
-        return load_cached(source)
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise UserError(f"could not load model {source!r}: {err.__class__.__name__}: {reason}") from None
-
-
-def whole_number(value: float | str | None, what: str, low: int, high: int) -> int:
-    """`value` from a UI field as an int in [low, high]."""
-    # Decimal, not float: seeds go up to 2**63-1, beyond float's exact integers
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise UserError(f"{what} must be a whole number, got {value!r}") from None
-    if not number.is_finite() or number != number.to_integral_value() or not low <= number <= high:
-        raise UserError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
-    return int(number)
-
-
-def parse_seed(seed: float | str | None, what: str = "seed") -> int:
-    """A seed from a UI field: a whole number in 0..2**63-1."""
-    return whole_number(seed, what, 0, MAX_SEED)
 
 
 def class_choices(source: str) -> list[str]:
     """The class names of the model at `source` (empty for an unconditional model)."""
     pipe = load(source)
     return list(pipe.class_names) if pipe.num_classes else []
-
-
-def label_spec(choice: str | None) -> LabelSpec:
-    """A class dropdown value as a label for `GeneratorPipeline`; ALL_CLASSES (or nothing) cycles the classes."""
-    return None if choice in (None, "", ALL_CLASSES) else choice
-
-
-def display_scale(pipe: GeneratorPipeline) -> int:
-    """Nearest-neighbour enlargement so small images stay crisp in a browser (same rule as the CLI)."""
-    return max(1, 128 // pipe.image_size)
 
 
 def sample_grid(
@@ -165,7 +57,7 @@ def sample_grid(
     labels = label_spec(class_choice)
     images = pipe.sample(n, parse_seed(seed), labels)
     nrow = pipe.num_classes if labels is None and 0 < pipe.num_classes <= n else None
-    return _enlarge(to_pil(make_grid(images, nrow)), scale or display_scale(pipe))
+    return enlarge(to_pil(make_grid(images, nrow)), scale or display_scale(pipe))
 
 
 def interpolation_strip(
@@ -181,11 +73,7 @@ def interpolation_strip(
     steps = whole_number(steps, "steps", 2, MAX_STEPS)
     label = label_spec(class_choice)
     images = pipe.interpolate(parse_seed(seed_a, "seed A"), parse_seed(seed_b, "seed B"), steps, label)  # type: ignore[arg-type]
-    return _enlarge(to_pil(make_grid(images, nrow=steps)), scale or display_scale(pipe))
-
-
-def _enlarge(image: Image.Image, scale: int) -> Image.Image:
-    return image.resize((image.width * scale, image.height * scale), Image.NEAREST) if scale > 1 else image
+    return enlarge(to_pil(make_grid(images, nrow=steps)), scale or display_scale(pipe))
 
 
 def describe(source: str) -> str:

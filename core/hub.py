@@ -3,7 +3,8 @@
 An exported model is a folder: config.json (the family's typed config plus
 its `family` name), model.safetensors, README.md (the model card rendered
 from hub_cards/<kind>.md.j2), training.json (how it was trained) and, for
-generators, samples.png.
+generators, samples.png and, when the run kept snapshots, timeline/epoch_NNN.png
+(the same grid after each snapshot epoch).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from core.results import read_rows
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 TRAINING_FILE = "training.json"
+TIMELINE_DIR = "timeline"  # an exported generator's snapshot grids: timeline/epoch_NNN.png
 
 
 def save_model(model: nn.Module, folder: str | Path, family: str | None = None) -> Path:
@@ -92,6 +94,10 @@ def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED
         shutil.copy2(generator_dir / file, tmp / file)
     if samples:
         shutil.copy2(samples[-1], tmp / "samples.png")
+    # The training timeline: each snapshot's sample grid (same noise as samples.png), for cards and Spaces.
+    for grid in sorted((run_dir / "snapshots").glob("epoch_*/samples.png")):
+        (tmp / TIMELINE_DIR).mkdir(exist_ok=True)
+        shutil.copy2(grid, tmp / TIMELINE_DIR / f"{grid.parent.name}.png")
     (tmp / TRAINING_FILE).write_text(json.dumps(training, indent=2))
     write_card(tmp, name=name)
     if out.exists():
@@ -114,7 +120,9 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
     if family.kind == "classifier":
         extra = _classifier_card(folder, model, options, metrics)
     else:
-        extra = {"quality": quality_table(name, results_dir), "timeline": timeline_table(name, results_dir)}
+        grids = sorted((folder / TIMELINE_DIR).glob("epoch_*.png"))
+        extra = {"quality": quality_table(name, results_dir), "timeline": timeline_table(name, results_dir),
+                 "timeline_grids": [{"epoch": int(g.stem.split("_")[1]), "file": g.name} for g in grids]}
         metrics = [row for row in metrics if row["benchmark"] not in ("quality", "timeline")]  # in their own tables
     card = render_card(
         f"{family.kind}.md.j2",

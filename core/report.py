@@ -33,13 +33,26 @@ if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
 # Display order; benchmarks not listed follow in order of appearance.
-BENCHMARKS = ("quality", "throughput", "robustness", "memory")
+BENCHMARKS = ("quality", "throughput", "collection", "timeline", "robustness", "memory")
 TITLES = {
     "quality": "Quality: FID, KID, precision, recall",
     "throughput": "Throughput: training and generation speed",
+    "collection": "The classic collection at the reference's budget (10 epochs)",
+    "timeline": "Training timelines: quality of the snapshots",
     "robustness": "Robustness: accuracy under attack",
     "memory": "Memory: peak memory and speed by resolution",
 }
+# The classic collection, in table order (core.models.COLLECTION; this module stays free of torch).
+COLLECTION_FAMILIES = ("gan", "cgan", "acgan", "infogan", "wgan", "wgan-gp", "dragan", "lsgan", "began", "ebgan")
+# The reference collection's own code (pytorch-generative-model-collections), run once on the 2-core CPU
+# under the collection protocol (Fashion-MNIST 8,226-image prefix, batch 64, 10 epochs, 4,443 samples,
+# features-fashion-mnist FID against the train prefix, seed 0). Cited: that code cannot ship here.
+REFERENCE_COLLECTION = {
+    "gan": {"train_images_per_s": 240, "fid": 8.07, "recall": 0.37},
+    "wgan-gp": {"train_images_per_s": 236, "fid": 94.6, "recall": 0.00},
+}
+COLLECTION_TARGET_FID = 4.0  # each family at most half the reference's FID, and never above 4.0
+COLLECTION_TARGET_SPEEDUP = 3.0  # with the reference's own networks, at least 3x its training images/s
 # Outcomes a benchmark records next to the value; they do not define the measurement.
 VOLATILE_PARAMS = frozenset({"correct"})
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
@@ -64,6 +77,7 @@ QUALITY_METRICS = {
     "precision": ("precision", False),
     "recall": ("recall", False),
     "seam_ratio": ("seam ratio", True),  # patch-based generators only; real images score about 1
+    "conditional_accuracy": ("cond. accuracy", False),  # class-conditional generators: the requested class drawn
 }
 QUALITY_PROTOCOL = ("n_real", "n_generated", "split", "seed", "profile", "device", "commit", "date")
 THROUGHPUT_METRICS = {
@@ -138,9 +152,10 @@ def resolve_source(source: str | None) -> Path:
     return nested if not any(folder.glob("*.jsonl")) and nested.is_dir() else folder
 
 
-def sample_grids(folder: str | Path) -> dict[str, Path]:
-    """model -> its sample grid, from `folder`/samples/<model>.png."""
-    return {path.stem: path for path in sorted(Path(folder).glob("samples/*.png"))}
+def sample_grids(folder: str | Path, subfolder: str = "") -> dict[str, Path]:
+    """model -> its sample grid, from `folder`/samples/<model>.png (or `folder`/samples/<subfolder>/<name>.png:
+    the collection benchmark's grids, `collection/<family>-epoch10.png`)."""
+    return {path.stem: path for path in sorted((Path(folder) / "samples" / subfolder).glob("*.png"))}
 
 
 # --- selecting ---
@@ -606,6 +621,97 @@ def memory_figure(frame: pd.DataFrame, metric: str) -> Figure:
     return _layout(figure)
 
 
+def _family_of(model: str) -> str | None:
+    """The collection family of a model name: `wgan-gp-fashion-mnist`, `wgan-gp-reference-nets` -> wgan-gp."""
+    for family in sorted(COLLECTION_FAMILIES, key=len, reverse=True):
+        if model == family or model.startswith(family + "-"):
+            return family
+    return None
+
+
+def collection_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The collection benchmark (pass `latest(rows)`): one row per trained family x networks, with the
+    reference collection's cited FID and speed, and whether each target is met."""
+    entries: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["benchmark"] != "collection" or row.get("error") is not None:
+            continue
+        params = row.get("params") or {}
+        entry = entries.setdefault(row["model"], {
+            "family": params.get("family", row["model"]), "networks": params.get("networks"),
+            "epochs": params.get("epochs"), "device": row["device"],
+        })
+        entry[row["metric"]] = row["value"]
+    frame = pd.DataFrame(list(entries.values()))
+    if frame.empty:
+        return frame
+    frame = frame.reindex(columns=["family", "networks", "epochs", "train_images_per_s", "fid", "kid_mean", "precision",
+                                   "recall", "conditional_accuracy", "device"])
+    cited = lambda family, key: REFERENCE_COLLECTION.get(family, {}).get(key)
+    frame["reference_fid"] = [cited(f, "fid") for f in frame["family"]]
+    frame["reference_images_per_s"] = [cited(f, "train_images_per_s") for f in frame["family"]]
+    bar = [min(COLLECTION_TARGET_FID, r / 2) if r is not None and not pd.isna(r) else COLLECTION_TARGET_FID
+           for r in frame["reference_fid"]]
+    frame["fid_target"] = bar
+    frame["fid_met"] = [bool(f <= b) if not pd.isna(f) else None for f, b in zip(frame["fid"], bar)]
+    order = {name: i for i, name in enumerate(("dcgan", *COLLECTION_FAMILIES))}
+    frame["_order"] = [(order.get(f, 99), n != "shipped") for f, n in zip(frame["family"], frame["networks"])]
+    return frame.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def timeline_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Timeline rows (pass `latest(rows)`) in long form: model, epoch, metric, value."""
+    lines = [
+        {"model": row["model"], "epoch": int((row.get("params") or {}).get("epoch", 0)), "metric": row["metric"],
+         "value": row["value"], "device": row["device"]}
+        for row in rows if row["benchmark"] == "timeline" and row.get("error") is None and row["value"] is not None
+    ]
+    return pd.DataFrame(lines, columns=["model", "epoch", "metric", "value", "device"])
+
+
+def collection_table(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The shipped collection models side by side (pass `latest(rows)`): quality at the full budget (FID, KID,
+    precision, recall, conditional accuracy), training speed, FID of each timeline snapshot, and FID after the
+    collection benchmark's 10 epochs."""
+    rows = list(rows)
+    lines: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        family = _family_of(row["model"])
+        if family is None or row.get("error") is not None or row["value"] is None:
+            continue
+        params = row.get("params") or {}
+        if row["benchmark"] == "quality" and params.get("candidate") == "trained":
+            lines.setdefault(row["model"], {"family": family})[QUALITY_METRICS.get(row["metric"], (row["metric"],))[0]] = row["value"]
+        elif row["benchmark"] == "throughput" and row["metric"] == "train_images_per_s":
+            lines.setdefault(row["model"], {"family": family})["train images/s"] = row["value"]
+        elif row["benchmark"] == "timeline" and row["metric"] == "fid":
+            lines.setdefault(row["model"], {"family": family})[f"FID @ epoch {int(params['epoch'])}"] = row["value"]
+    frame = pd.DataFrame([{"model": model, **line} for model, line in lines.items()])
+    if frame.empty:
+        return frame
+    trained = collection_frame(rows)
+    ten = {} if trained.empty else dict(trained[trained["networks"] == "shipped"][["family", "fid"]].itertuples(index=False))
+    frame["FID @ 10 epochs (collection benchmark)"] = [ten.get(f) for f in frame["family"]]
+    epochs = sorted({int(c.rsplit(" ", 1)[1]) for c in frame.columns if c.startswith("FID @ epoch")})
+    leading = ["model", "family", "FID", "KID", "precision", "recall", "cond. accuracy", "train images/s"]
+    frame = frame.reindex(columns=[*leading, *[f"FID @ epoch {e}" for e in epochs], "FID @ 10 epochs (collection benchmark)"])
+    order = {name: i for i, name in enumerate(COLLECTION_FAMILIES)}
+    frame["_order"] = [order.get(f, 99) for f in frame["family"]]
+    return frame.sort_values("_order", kind="stable").drop(columns=["_order", "family"]).reset_index(drop=True)
+
+
+def timeline_figure(frame: pd.DataFrame, metric: str = "fid") -> Figure:
+    """`metric` against the snapshot epoch, one line per model (log-scaled FID: early epochs are far worse)."""
+    import plotly.express as px
+
+    data = frame[frame["metric"] == metric].sort_values(["model", "epoch"])
+    label = QUALITY_METRICS.get(metric, (metric,))[0]
+    figure = px.line(data, x="epoch", y="value", color="model", markers=True, title=f"{label} by training epoch",
+                     labels={"value": label, "epoch": "epoch"}, log_y=metric in ("fid", "kid_mean"))
+    figure.update_xaxes(tickvals=sorted(int(e) for e in data["epoch"].unique()))
+    return _layout(figure)
+
+
 # --- Markdown (results/summary.md) ---
 
 
@@ -687,6 +793,52 @@ def _robustness_section(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+COLLECTION_NOTE = (
+    "Protocol: Fashion-MNIST 8,226-image train prefix, batch 64, {epochs} epochs (passes of the critic over the data, "
+    "however many generator steps a family takes per batch), 4,443 samples, domain FID (`features-fashion-mnist`) "
+    "against the train prefix, seed 0; every family trained from scratch by the suite's trainer with its recipe. "
+    "`shipped`: the recipe's networks; `reference`: the reference collection's (infoGAN paper's) networks at its "
+    "widths. Reference: pytorch-generative-model-collections' own code, run once on this 2-core CPU under the same "
+    "protocol (cited; no row of this benchmark). Target: FID at most half the reference's and at most "
+    f"{COLLECTION_TARGET_FID:g}; with the reference's networks, at least {COLLECTION_TARGET_SPEEDUP:g}x its images/s. "
+    "Speeds are real training images read per second on this run's device (CPU times are noisy: compare within one run)."
+)
+
+
+COLLECTION_TABLE_NOTE = (
+    "Each family's shipped model (`pretrained/<family>-fashion-mnist`): quality and training speed from the newest "
+    "quality and throughput runs, FID of its training snapshots from the timeline benchmark, and the FID the same "
+    "recipe reaches after the collection benchmark's 10 epochs. Details below."
+)
+
+
+def _collection_section(rows: list[dict[str, Any]]) -> list[str]:
+    frame = collection_frame(rows)
+    if frame.empty:
+        return []
+    lines = []
+    for entry in frame.to_dict("records"):
+        reference = entry["reference_fid"]
+        lines.append([entry["family"], entry["networks"], entry["train_images_per_s"], entry["fid"], entry["kid_mean"],
+                      entry["precision"], entry["recall"], entry["conditional_accuracy"],
+                      "–" if reference is None or pd.isna(reference) else f"{reference:g}",
+                      f"≤ {entry['fid_target']:g}: " + ("yes" if entry["fid_met"] else "no")])
+    header = ["family", "networks", "train images/s", "FID", "KID", "precision", "recall", "cond. accuracy",
+              "reference FID", "FID target met"]
+    epochs = ", ".join(_distinct(frame["epochs"]))
+    return ["", COLLECTION_NOTE.format(epochs=epochs), ""] + _table(header, lines)
+
+
+def _timeline_section(rows: list[dict[str, Any]]) -> list[str]:
+    frame = timeline_frame(rows)
+    if frame.empty:
+        return []
+    fid = frame[frame["metric"] == "fid"].pivot_table(index="model", columns="epoch", values="value", aggfunc="first")
+    lines = [[model, *values] for model, values in zip(fid.index, fid.to_numpy().tolist())]
+    note = "FID of the averaged generator after each snapshot epoch (the quality benchmark's protocol):"
+    return ["", note, ""] + _table(["model", *[f"epoch {e}" for e in fid.columns]], lines)
+
+
 def _memory_section(rows: list[dict[str, Any]]) -> list[str]:
     table = memory_table(memory_frame(rows))
     return [""] + _table(list(table.columns), table.itertuples(index=False)) if not table.empty else []
@@ -704,6 +856,8 @@ def _generic_section(rows: list[dict[str, Any]]) -> list[str]:
 SECTIONS = {
     "quality": _quality_section,
     "throughput": _throughput_section,
+    "collection": _collection_section,
+    "timeline": _timeline_section,
     "robustness": _robustness_section,
     "memory": _memory_section,
 }
@@ -719,6 +873,10 @@ def summary_markdown(rows: Iterable[dict[str, Any]]) -> str:
         "The newest run of each benchmark and kind of device (CPU, GPU) in `results/*.jsonl` (older runs stay in those files). "
         "Written by `python -m benchmarks`; the dashboard (`make dashboard`) shows the same figures as charts."
     )
+    table = collection_table(rows)
+    if not table.empty:
+        out += ["", "## The classic collection, side by side", "", COLLECTION_TABLE_NOTE, ""]
+        out += _table(list(table.columns), table.itertuples(index=False))
     for name in benchmarks(rows):
         selected = of(rows, name)
         out += ["", f"## {TITLES.get(name, name.capitalize())}", "", f"Measured: {describe_run(selected)}."]

@@ -29,7 +29,8 @@ def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
             image_size=size, channels=channels, z_dim=8, num_classes=2, width=8, class_names=["top", "shoe"]
         )
         save_model(DCGANGenerator(config), root / name)
-    # main() builds every Space: tiny COCO-GANs and 28 px classifiers for the others' models
+    # main() builds every Space: tiny COCO-GANs and 28 px classifiers for the others' models (a build copies
+    # models, never loads them; tests/test_app_collection.py builds the collection Space from real stand-ins)
     for space in build_spaces.find_spaces():
         for name in build_spaces.shipped_models(space):
             if (root / name).exists():
@@ -140,7 +141,8 @@ def test_hub_models_need_one_space_and_spaces_must_exist(tmp_path: Path, capsys:
     assert build_spaces.main(["--out", str(tmp_path), "--hub-models", "you/a"]) == 2
     assert "name that Space with --space" in capsys.readouterr().err
     assert build_spaces.main(["--out", str(tmp_path), "--space", "nope"]) == 2
-    assert "unknown Space(s) nope; known: cocogan, dashboard, dcgan, robustness" in capsys.readouterr().err
+    known = "cocogan, collection, dashboard, dcgan, robustness"
+    assert f"unknown Space(s) nope; known: {known}" in capsys.readouterr().err
 
 
 def test_robustness_space_ships_its_classifiers_and_results(models_root: Path, tmp_path: Path) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from core.errors import UserError
 from core.hub import export_run, push, read_config
 from core.inference import GeneratorPipeline
-from core.train import resolve_config, train
+from core.paths import PRETRAINED_DIR
+from core.train import RECIPES, resolve_config, train
 
 
 def test_export_writes_a_loadable_model_with_an_honest_card(real_data_env, tmp_path) -> None:
@@ -121,3 +123,18 @@ def test_a_damaged_results_file_is_named_not_a_traceback(tmp_path) -> None:
     with pytest.raises(UserError, match=r"throughput.jsonl, line 1: not valid JSON"):
         latest_metrics("dcgan-test", tmp_path)
     assert latest_metrics("dcgan-test", tmp_path / "no-results-yet") == []
+
+
+SHIPPED = sorted(p for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_card_names_the_command_that_made_its_weights(folder: Path) -> None:
+    training = json.loads((folder / "training.json").read_text())
+    commands = training.get("commands") or []
+    assert commands and all(c.startswith("python -m core train ") for c in commands), folder.name
+    card = (folder / "README.md").read_text()
+    block = card.split("exact command", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    assert block.strip() and all(command in block for command in commands)
+    recipes = {part for c in commands for part in c.split() if part in RECIPES}
+    assert recipes <= {training["summary"]["recipe"]}  # the commands train what the card says they trained

@@ -77,3 +77,63 @@ def test_list_models_filters_by_family(tiny_generator_dir) -> None:
     assert list_models(root) == ["dcgan-tiny"]
     assert list_models(root, family="dcgan") == ["dcgan-tiny"]
     assert list_models(root, family="cocogan") == []
+
+
+@pytest.fixture
+def infogan_dir(tmp_path):
+    """A tiny unsupervised infoGAN (a 4-valued categorical code and 2 continuous codes), random weights."""
+    from core.hub import save_model
+    from core.models import MODELS
+
+    spec = MODELS.get("infogan")
+    torch.manual_seed(0)
+    config = spec.make_config(image_size=28, channels=1, z_dim=8, arch="infogan", hidden=32, categorical_codes=4)
+    return save_model(spec.build(config)["generator"], tmp_path / "infogan-tiny", family="infogan")
+
+
+def test_infogan_codes_are_drawn_with_the_seed_or_set_by_hand(infogan_dir) -> None:
+    pipe = GeneratorPipeline.from_pretrained(infogan_dir, device="cpu")
+    assert (pipe.categorical_codes, pipe.continuous_codes, pipe.num_classes) == (4, 2, 0)
+    drawn = pipe.codes(None, 5, seed=1)
+    assert drawn.shape == (5, 6) and torch.equal(drawn, pipe.codes(None, 5, seed=1))
+    assert torch.equal(drawn[:, :4].sum(1), torch.ones(5)) and drawn[:, 4:].abs().max() <= 1  # one-hot, then U[-1, 1]
+    fixed = pipe.codes({"continuous": [0.5, -2.0], "categorical": 3}, 5, seed=1)
+    assert torch.equal(fixed[:, 4:], torch.tensor([[0.5, -2.0]]).expand(5, 2)) and (fixed[:, 3] == 1).all()
+    # fixing the codes changes the images, fixing them to what the seed drew does not
+    base = pipe.sample(5, seed=1)
+    assert not np.array_equal(base, pipe.sample(5, seed=1, codes={"continuous": [2.0, 2.0]}))
+    same = {"categorical": drawn[:, :4].argmax(1).tolist(), "continuous": drawn[:, 4:].tolist()}
+    np.testing.assert_array_equal(base, pipe.sample(5, seed=1, codes=same))
+
+
+def test_a_traversal_moves_one_code_and_nothing_else(infogan_dir) -> None:
+    pipe = GeneratorPipeline.from_pretrained(infogan_dir, device="cpu")
+    walk = pipe.traverse(seed=2, code=1, values=[-1.0, 0.0, 1.0])
+    assert walk.shape == (3, 28, 28, 1) and not np.array_equal(walk[0], walk[2])
+    base = pipe.codes(None, 1, seed=2)[0]
+    for value, image in zip([-1.0, 0.0, 1.0], walk):
+        codes = {"categorical": int(base[:4].argmax()), "continuous": [float(base[4]), value]}
+        np.testing.assert_array_equal(image, pipe.sample(1, seed=2, codes=codes)[0])
+
+
+@pytest.mark.parametrize("codes, message", [
+    ({"continuous": [0.5]}, "give 2 continuous code value"),
+    ({"continuous": [9.0, 0.0]}, "keep them within"),
+    ({"continuous": ["a", 0.0]}, "continuous codes are numbers"),
+    ({"categorical": 7}, "categorical code values are 0..3"),
+    ({"style": 1}, "unknown code kind"),
+])
+def test_bad_codes_are_one_line_errors(infogan_dir, codes, message) -> None:
+    with pytest.raises(UserError, match=message):
+        GeneratorPipeline.from_pretrained(infogan_dir, device="cpu").sample(2, seed=0, codes=codes)
+
+
+def test_what_a_generator_takes_is_what_its_family_declares(tiny_generator_dir) -> None:
+    pipe = GeneratorPipeline.from_pretrained(tiny_generator_dir, device="cpu")  # a DCGAN: labels, no codes, no parts
+    assert pipe.family.name == "dcgan" and pipe.family.accepts == {"labels"}
+    with pytest.raises(UserError, match="takes no latent codes"):
+        pipe.sample(2, codes={"continuous": [0.0]})
+    with pytest.raises(UserError, match="has no continuous codes"):
+        pipe.traverse(seed=0, code=0, values=[0.0])
+    with pytest.raises(UserError, match="draws whole images"):
+        pipe.part(seed=0, row=0, col=0)

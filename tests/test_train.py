@@ -215,7 +215,7 @@ def test_a_diverging_loss_is_a_clear_error(real_data_env, tmp_path) -> None:
     with torch.no_grad():  # what an exploding update leaves behind
         trainer.networks["discriminator"].score.weight.fill_(float("nan"))
     trainer.train_step()  # no host sync per step: the trainer looks every log_every steps
-    with pytest.raises(UserError, match=r"training diverged: the D loss was not finite at step 1.*--set lr.D="):
+    with pytest.raises(UserError, match=r"training diverged: the D loss was not finite between steps 1 and 2.*--set lr.D="):
         trainer.check_finite()
     with pytest.raises(UserError, match="training diverged"):  # and never saves the diverged state
         trainer.save_checkpoint()

@@ -27,6 +27,7 @@ st.set_page_config(page_title="Fashion GAN Lab Dashboard", page_icon=":material/
 PAGES = [
     st.Page("views/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:", default=True),
     st.Page("views/quality.py", title="Quality", icon=":material/bar_chart:"),
+    st.Page("views/collection.py", title="Collection", icon=":material/view_module:"),
     st.Page("views/robustness.py", title="Robustness", icon=":material/shield:"),
     st.Page("views/performance.py", title="Memory & throughput", icon=":material/speed:"),
     st.Page("views/samples.py", title="Samples", icon=":material/photo_library:"),

@@ -61,6 +61,7 @@ class GANConfig:
     hidden: int = 1024  # infogan and mlp: width of the critic's fully connected layers
     generator_hidden: int = 0  # infogan and mlp: the generator's; 0 = `hidden`
     critic_norm: str = "batch"  # normalisation inside the critic; the gradient penalties need "layer" or "none"
+    minibatch_std: int = 0  # conv critics: groups of this many images see their features' spread (ProGAN); 0 = off
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -71,6 +72,11 @@ class GANConfig:
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         if self.critic_norm not in CRITIC_NORMS:
             raise ValueError(f"critic_norm must be one of {CRITIC_NORMS}, got {self.critic_norm!r}")
+        if isinstance(self.minibatch_std, bool) or not isinstance(self.minibatch_std, int) or self.minibatch_std in (1,) \
+                or not 0 <= self.minibatch_std <= 64:
+            raise ValueError(f"minibatch_std must be 0 (off) or a group size from 2 to 64, got {self.minibatch_std!r}")
+        if self.minibatch_std and self.arch == "mlp":
+            raise ValueError("minibatch_std needs a convolutional critic (arch dcgan or infogan)")
         for name in ("z_dim", "width", "max_width", "hidden", "generator_hidden"):
             value, low = getattr(self, name), 0 if name == "generator_hidden" else 1
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 8192:
@@ -130,16 +136,17 @@ def critic_norm(kind: str, channels: int, spatial: bool) -> nn.Module:
     return nn.Identity()
 
 
-def dcgan_generator_layers(in_dim: int, widths: list[int], base: int, channels: int) -> tuple[list, list]:
+def dcgan_generator_layers(in_dim: int, widths: list[int], base: int, channels: int, norm: str = "batch") -> tuple[list, list]:
     """The DCGAN generator as (projection layers, upsampling layers): a linear map to a [widths[0], base, base]
-    map with batch norm, then stride-2 transposed convolutions down the widths, tanh at the end."""
+    map with `norm` (batch norm in a generator), then stride-2 transposed convolutions down the widths, tanh at
+    the end."""
     project: list[nn.Module] = [
         nn.Linear(in_dim, widths[0] * base * base, bias=False), nn.Unflatten(1, (widths[0], base, base)),
-        nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True),
+        critic_norm(norm, widths[0], True), nn.ReLU(inplace=True),
     ]
     blocks: list[nn.Module] = []
     for w_in, w_out in itertools.pairwise(widths):
-        blocks += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.ReLU(inplace=True)]
+        blocks += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), critic_norm(norm, w_out, True), nn.ReLU(inplace=True)]
     blocks += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
     return project, blocks
 
@@ -156,29 +163,51 @@ def dcgan_critic_layers(channels: int, widths: list[int], norm: str) -> list[nn.
     return layers
 
 
-def image_decoder(config: GANConfig, in_dim: int) -> nn.Sequential:
-    """A vector [B, in_dim] -> images [B, C, H, W] in [-1, 1], by `config.arch`."""
+def image_decoder(config: GANConfig, in_dim: int, norm: str = "batch") -> nn.Sequential:
+    """A vector [B, in_dim] -> images [B, C, H, W] in [-1, 1], by `config.arch`, normalised by `norm` (a
+    generator's batch norm; an autoencoder critic's decoder follows `critic_norm`)."""
     c, s = config.channels, config.image_size
     if config.arch == "dcgan":
-        project, blocks = dcgan_generator_layers(in_dim, config.widths(), config.base_size, c)
+        project, blocks = dcgan_generator_layers(in_dim, config.widths(), config.base_size, c, norm)
         return nn.Sequential(*project, *blocks)
     h = config.decoder_hidden
     if config.arch == "infogan":
         small, large = INFOGAN_CHANNELS
         q = s // 4
         return nn.Sequential(
-            nn.Linear(in_dim, h), nn.BatchNorm1d(h), nn.ReLU(inplace=True),
-            nn.Linear(h, large * q * q), nn.BatchNorm1d(large * q * q), nn.ReLU(inplace=True),
+            nn.Linear(in_dim, h), critic_norm(norm, h, False), nn.ReLU(inplace=True),
+            nn.Linear(h, large * q * q), critic_norm(norm, large * q * q, False), nn.ReLU(inplace=True),
             nn.Unflatten(1, (large, q, q)),
-            nn.ConvTranspose2d(large, small, 4, 2, 1), nn.BatchNorm2d(small), nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(large, small, 4, 2, 1), critic_norm(norm, small, True), nn.ReLU(inplace=True),
             nn.ConvTranspose2d(small, c, 4, 2, 1), nn.Tanh(),
         )
     return nn.Sequential(
-        nn.Linear(in_dim, h // 4), nn.BatchNorm1d(h // 4), nn.ReLU(inplace=True),
-        nn.Linear(h // 4, h // 2), nn.BatchNorm1d(h // 2), nn.ReLU(inplace=True),
-        nn.Linear(h // 2, h), nn.BatchNorm1d(h), nn.ReLU(inplace=True),
+        nn.Linear(in_dim, h // 4), critic_norm(norm, h // 4, False), nn.ReLU(inplace=True),
+        nn.Linear(h // 4, h // 2), critic_norm(norm, h // 2, False), nn.ReLU(inplace=True),
+        nn.Linear(h // 2, h), critic_norm(norm, h, False), nn.ReLU(inplace=True),
         nn.Linear(h, c * s * s), nn.Tanh(), nn.Unflatten(1, (c, s, s)),
     )
+
+
+class MinibatchStd(nn.Module):
+    """Karras et al. (2018): one more feature map holding how much a group of images' features differ.
+
+    A critic that sees each image alone cannot tell a generator that draws the same garment every time
+    from one that draws them all; this map (the features' standard deviation over each group of
+    `group` images, averaged to one value per group) lets it, which pushes the generator to cover the
+    data's variety. [B, C, H, W] -> [B, C + 1, H, W]; a batch that is not a multiple of `group` uses
+    its largest divisor that fits.
+    """
+
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        group = math.gcd(self.group, b)
+        spread = x.reshape(group, b // group, c, h, w).std(dim=0, unbiased=False).mean(dim=(1, 2, 3))  # [B / group]
+        return torch.cat([x, spread.repeat(group)[:, None, None, None].expand(b, 1, h, w)], dim=1)
 
 
 def image_encoder(config: GANConfig, extra_channels: int = 0) -> tuple[nn.Sequential, int]:
@@ -187,17 +216,21 @@ def image_encoder(config: GANConfig, extra_channels: int = 0) -> tuple[nn.Sequen
     `extra_channels`: label maps concatenated to the input (CGAN's critic).
     """
     c, s, norm = config.channels + extra_channels, config.image_size, config.critic_norm
+    spread = [MinibatchStd(config.minibatch_std)] if config.minibatch_std else []
+    extra = 1 if config.minibatch_std else 0  # the spread map
     if config.arch == "dcgan":
         widths = config.widths()[::-1]
-        return nn.Sequential(*dcgan_critic_layers(c, widths, norm), nn.Flatten()), widths[-1] * config.base_size**2
+        trunk = [*dcgan_critic_layers(c, widths, norm), *spread, nn.Flatten()]
+        return nn.Sequential(*trunk), (widths[-1] + extra) * config.base_size**2
     if config.arch == "infogan":
         small, large = INFOGAN_CHANNELS
         q = s // 4
         return nn.Sequential(
             nn.Conv2d(c, small, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(small, large, 4, 2, 1), critic_norm(norm, large, True), nn.LeakyReLU(0.2, inplace=True),
-            nn.Flatten(),
-            nn.Linear(large * q * q, config.hidden), critic_norm(norm, config.hidden, False), nn.LeakyReLU(0.2, inplace=True),
+            *spread, nn.Flatten(),
+            nn.Linear((large + extra) * q * q, config.hidden), critic_norm(norm, config.hidden, False),
+            nn.LeakyReLU(0.2, inplace=True),
         ), config.hidden
     h = config.hidden
     return nn.Sequential(
@@ -317,7 +350,7 @@ class AutoencoderDiscriminator(nn.Module, PyTorchModelHubMixin, library_name="fa
         self.config = config = as_config(self.config_class, config)
         self.encoder, feature_dim = image_encoder(config)
         self.to_code = nn.Linear(feature_dim, config.bottleneck)
-        self.decoder = image_decoder(config, config.bottleneck)
+        self.decoder = image_decoder(config, config.bottleneck, norm=config.critic_norm)
         self.apply(init_weights)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:

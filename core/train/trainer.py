@@ -188,7 +188,8 @@ class Trainer:
         self.step = 0
         self._seconds_before, self._session_start = 0.0, time.monotonic()
         self._running: dict[str, list] = {}  # key -> [sum, count] of logged values since the last log line
-        self._nonfinite: dict[str, torch.Tensor] = {}  # phase -> first step its loss was not finite (-1: never)
+        self._nonfinite: dict[str, torch.Tensor] = {}  # phase -> whether its loss was not finite since the last check
+        self._checked_step = 0
         if acc.is_main_process:
             self._write_run_files(command)
         self._resume()
@@ -262,7 +263,7 @@ class Trainer:
         if acc.scaler is not None and "scaler" in state:
             acc.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
-        self.step = int(state["step"])
+        self.step = self._checked_step = int(state["step"])
         self._seconds_before = float(state.get("train_seconds", 0.0))
 
     def save_checkpoint(self) -> None:
@@ -367,22 +368,20 @@ class Trainer:
         return logs
 
     def _watch(self, phase: str, loss: torch.Tensor) -> None:
-        """Remember (on the device, without a host sync) the first step at which `phase`'s loss was not finite."""
-        seen = self._nonfinite.get(phase)
-        if seen is None:
-            seen = self._nonfinite[phase] = torch.tensor(-1, device=loss.device)
+        """Remember, on the device and without a host sync, whether `phase`'s loss has stopped being finite."""
         bad = ~torch.isfinite(loss.detach())
-        self._nonfinite[phase] = torch.where(bad & (seen < 0), torch.tensor(self.step, device=loss.device), seen)
+        seen = self._nonfinite.get(phase)
+        self._nonfinite[phase] = bad if seen is None else seen | bad
 
     def check_finite(self) -> None:
-        """Raise a UserError if any phase's loss has not been finite since training started (one host sync)."""
-        for phase, first in self._nonfinite.items():
-            step = int(first)
-            if step >= 0:
+        """Raise a UserError if any phase's loss was not finite since the last check (one host sync)."""
+        for phase, bad in self._nonfinite.items():
+            if bool(bad):
                 raise UserError(
-                    f"training diverged: the {phase} loss was not finite at step {step}; resume from the last "
-                    f"checkpoint with a lower lr (--set lr.{phase}=...)"
+                    f"training diverged: the {phase} loss was not finite between steps {self._checked_step} and "
+                    f"{self.step}; resume from the last checkpoint with a lower lr (--set lr.{phase}=...)"
                 )
+        self._checked_step = self.step
 
     def _take_running(self) -> dict[str, float]:
         """The mean of each logged value since the last call (the host reads the device here)."""
