@@ -53,7 +53,7 @@ test: install
 
 # Every shipped model: recipe name = pretrained/ folder name, and `@preset` where it was not trained with
 # `quick` (cocogan-clothing-64: `full`, 17 minutes on an H200). A PRESET given to make overrides them all.
-# The classic collection's recipes train 50 epochs with snapshots (their quick preset).
+# The classic collection's recipes train 10 epochs (quick: the reference budget) with snapshots after 1, 5, 10.
 COLLECTION := gan cgan acgan infogan wgan wgan-gp dragan lsgan began ebgan
 MODELS ?= dcgan-fashion-mnist dcgan-clothing-64 classifier-dense-fashion-mnist classifier-conv-fashion-mnist \
 	classifier-conv-adv-fashion-mnist features-fashion-mnist classifier-clothing-64 cocogan-fashion-mnist-32 \

@@ -2,6 +2,7 @@
 
     python -m benchmarks.collection [--families gan cgan ...] [--networks shipped reference] [--epochs 10]
                                     [--device cpu|cuda] [--out results/collection.jsonl] [--samples results/samples]
+                                    [--runs runs/collection]
     python -m benchmarks run --only collection        # the same through the runner (not in the quick profile: it trains)
 
 The protocol is the one the reference collection (pytorch-generative-model-collections)
@@ -11,12 +12,15 @@ generator steps a family takes per batch), 4,443 samples, FID/KID/precision/reca
 with the domain extractor `features-fashion-mnist` against the train prefix, seed 0.
 
 Every family of the collection is trained from scratch by the suite's trainer with
-its own recipe (`<family>-fashion-mnist`) and scored with the quality protocol
+its own recipe (`<family>-fashion-mnist`, quick preset: the very run `make train`
+makes, so `--runs runs/collection` keeps runs that export as the shipped models) and scored with the quality protocol
 (`benchmarks.quality.generator_scores`); the class-conditional ones also get their
 conditional accuracy (the share of samples `classifier-conv-fashion-mnist` assigns
 to the requested class). `--networks` picks the nets: `shipped` (the recipe's) and
-`reference` (`arch: infogan` with the reference's 1,024-wide layers in both
-networks, like for like). A DCGAN row (`dcgan-fashion-mnist`'s recipe at the same
+`reference`: like for like with the reference collection, its networks (`arch:
+infogan` with its 1,024-wide layers in both) and its training algorithm (the
+family's own, at the reference's learning rates, one generator step per real
+batch; `reference_training`), for the families it has a figure for. A DCGAN row (`dcgan-fashion-mnist`'s recipe at the same
 budget) is trained in the same run, so machine noise shows in the speeds. Training
 speed is real training images read per second over the whole run (each critic step
 reads a batch), on this machine's CPU or GPU.
@@ -34,6 +38,8 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +56,7 @@ from core.paths import RESULTS_DIR
 from core.report import REFERENCE_COLLECTION
 from core.results import Row, device_label
 from core.train import Trainer, resolve_config
+from core.train.config import family_defaults
 
 BENCHMARK = "collection"
 DEVICES = ("cpu", "cuda")
@@ -57,6 +64,7 @@ DEFAULT_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 NETWORKS = ("shipped", "reference")
 # `arch: infogan` at the reference collection's widths: its generator's and its critic's 1,024-wide layers.
 REFERENCE_NETWORKS = {"arch": "infogan", "hidden": 1024, "generator_hidden": 1024}
+REFERENCE_LR = {"G": 2e-4, "D": 2e-4}  # the reference collection's Adam, betas (0.5, 0.999) as the suite's default
 BASELINE = "dcgan"  # the suite's DCGAN recipe, trained in the same run
 # The reference collection's own code, run once on this 2-core CPU under this protocol (10 epochs; two
 # patches only made it run on today's torchvision). Cited, not measured by this module; the targets are in core.report.
@@ -75,6 +83,7 @@ class Scenario:
     n_generated: int = 4443  # the protocol's sample count (the Fashion-MNIST test prefix's size)
     kid_subsets: int = 100
     samples: Path | None = None  # folder for the trained generator's sample grid
+    runs: Path | None = None  # keep the training run in runs/<name> (to export or to score its snapshots); None: a temporary folder
 
     def __post_init__(self) -> None:
         if self.family not in (*COLLECTION, BASELINE):
@@ -98,14 +107,22 @@ class Scenario:
 
 
 def config_for(scenario: Scenario):
-    """The family's recipe at the protocol's budget: no snapshots, no mid-run grids, no checkpoints to wait for."""
-    overrides = {"epochs": scenario.epochs, "seed": scenario.seed, "snapshot_epochs": [], "batch_size": 64,
-                 "sample_every": 10**9, "checkpoint_every": 10**9, "log_every": 50}
+    """The family's recipe under its quick preset (the protocol's 10 epochs: the run `make train` makes, mid-run
+    grids, checkpoints and snapshots included), at the scenario's epochs and seed."""
+    quick = resolve_config(scenario.recipe, "quick")
+    overrides = {"epochs": scenario.epochs, "seed": scenario.seed, "batch_size": 64,
+                 "snapshot_epochs": [e for e in quick.snapshot_epochs if e <= scenario.epochs]}
     if scenario.networks == "reference":
-        overrides["model_config"] = REFERENCE_NETWORKS
-    if scenario.device == "cpu":
-        overrides["mixed_precision"] = "no"
+        overrides |= reference_training(scenario.family)
     return resolve_config(scenario.recipe, "quick", overrides)
+
+
+def reference_training(family: str) -> dict:
+    """Like for like with the reference collection: its networks and widths, and its training algorithm, the
+    family's own (its critic steps, optimizer, clipping, penalty) with the reference's learning rates (2e-4
+    where the family sets none) and one generator step per real batch, in place of the recipe's tuning."""
+    own = family_defaults(family)
+    return {"model_config": REFERENCE_NETWORKS, "lr": own.get("lr", dict(REFERENCE_LR)), "phases": {"G": {"repeats": 1}}}
 
 
 def run(scenario: Scenario, progress: bool = False) -> list[Row]:
@@ -118,7 +135,7 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
     try:
         device = resolve_device(scenario.device)
         config = config_for(scenario)
-        with tempfile.TemporaryDirectory(prefix="fgl-collection-") as run_dir, accelerate_on(device):
+        with _run_dir(scenario) as run_dir, accelerate_on(device):
             trainer = Trainer(config, run_dir, progress=progress)
             data = f"trained and referenced on: {trainer.data.describe()}; candidate: {scenario.n_generated:,} generated images"
             synchronize(device)
@@ -151,6 +168,18 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
 
 
 UNITS = {"train_images_per_s": "images/s", "train_seconds": "s"}
+
+
+@contextmanager
+def _run_dir(scenario: Scenario) -> Iterator[str]:
+    if scenario.runs is None:
+        with tempfile.TemporaryDirectory(prefix="fgl-collection-") as run_dir:
+            yield run_dir
+        return
+    run_dir = scenario.runs / scenario.name
+    if run_dir.exists():
+        raise UserError(f"{run_dir} exists: the benchmark trains from scratch; remove it or pick another --runs folder")
+    yield str(run_dir)
 
 
 def scenarios(families: tuple[str, ...] = COLLECTION, networks: tuple[str, ...] = NETWORKS, **options) -> list[Scenario]:
@@ -203,10 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE, help="default: cuda if available")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "collection.jsonl", help="JSON-lines file to append to")
     parser.add_argument("--samples", type=Path, default=RESULTS_DIR / "samples", help="folder for the sample grids")
+    parser.add_argument("--runs", type=Path, help="keep every training run in RUNS/<model> (export them with "
+                        "python -m core export; score their snapshots with benchmarks.timeline)")
     args = parser.parse_args(argv)
     try:
         plan = scenarios(tuple(args.families), tuple(args.networks), epochs=args.epochs, seed=args.seed,
-                         device=args.device, samples=args.samples)
+                         device=args.device, samples=args.samples, runs=args.runs)
     except ValueError as err:
         parser.error(str(err))
     try:

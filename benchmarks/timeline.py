@@ -4,7 +4,7 @@
     python -m benchmarks run --only timeline --runs RUN_DIR ...     # the same through the runner
 
 A run trained with `snapshot_epochs` (every recipe of the classic collection:
-epochs 1, 10, 25 and 50) keeps the averaged generator of each of those epochs in
+epochs 1, 5 and 10; 1, 10, 25 and 50 under `full`) keeps the averaged generator of each of those epochs in
 `RUN_DIR/snapshots/epoch_NNN/`. Each snapshot is scored with the quality protocol
 (`benchmarks.quality.generator_scores`: FID, KID, precision, recall and, for a
 class-conditional generator, conditional accuracy), against the split the run

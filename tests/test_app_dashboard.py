@@ -227,3 +227,45 @@ def test_unreadable_sources_are_one_error_message(monkeypatch: pytest.MonkeyPatc
     (tmp_path / "quality.jsonl").write_text("{broken\n")
     at = run_app(monkeypatch, str(tmp_path))
     assert "quality.jsonl, line 1: not valid JSON" in at.error[0].value
+
+
+def test_the_collection_page_shows_the_families_their_timelines_and_the_reference(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    trained = {"candidate": "trained", "role": "model", "extractor": "features-fashion-mnist"}
+    rows = [
+        row("quality", "gan-fashion-mnist", "fid", 3.2, params=trained),
+        row("quality", "cgan-fashion-mnist", "fid", 2.1, params=trained),
+        row("quality", "cgan-fashion-mnist", "conditional_accuracy", 0.88, params=trained),
+        *[row("timeline", "gan-fashion-mnist", "fid", fid, params={"epoch": epoch}) for epoch, fid in ((1, 60.0), (50, 3.2))],
+        *[row("timeline", "gan-fashion-mnist", "recall", 0.5, params={"epoch": epoch}) for epoch in (1, 50)],
+        row("collection", "gan", "fid", 3.9, params={"family": "gan", "networks": "shipped", "epochs": 10}),
+        row("collection", "gan", "train_images_per_s", 700.0, unit="images/s",
+            params={"family": "gan", "networks": "shipped", "epochs": 10}),
+        row("collection", "wgan-gp", "fid", None, error="diverged", params={"family": "wgan-gp", "networks": "shipped"}),
+    ]
+    for name in ("quality", "timeline", "collection"):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows if r["benchmark"] == name))
+    (tmp_path / "samples" / "collection").mkdir(parents=True)
+    Image.new("L", (62, 62), 128).save(tmp_path / "samples" / "collection" / "gan-epoch10.png")
+    at = run_app(monkeypatch, str(tmp_path))
+    at.switch_page("views/collection.py").run()
+    assert not at.exception and at.title[0].value == "The classic collection" and not at.info
+    side, reference = (frame.value for frame in at.dataframe)
+    assert list(side["model"]) == ["gan-fashion-mnist", "cgan-fashion-mnist"]  # the collection's order
+    assert side.iloc[0]["FID @ epoch 1"] == 60.0 and side.iloc[1]["cond. accuracy"] == 0.88
+    assert side.iloc[0]["FID @ 10 epochs (collection benchmark)"] == 3.9
+    assert list(reference["family"]) == ["gan"] and reference.iloc[0]["reference_fid"] == 8.07
+    assert bool(reference.iloc[0]["fid_met"]) is True
+    assert len(at.get("plotly_chart")) == 2  # FID and recall against the epoch
+    assert at.image[0].captions == ["gan-epoch10"]
+    assert "wgan-gp (fashion-mnist), `fid`: diverged" in at.warning[0].value
+
+
+def test_the_collection_page_says_what_to_run_when_empty(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    at = run_app(monkeypatch, str(tmp_path))
+    at.switch_page("views/collection.py").run()
+    assert not at.exception
+    assert [info.value.split(":")[0] for info in at.info] == [
+        "No collection results yet", "No timeline results yet", "No collection results yet"]
+    assert any("--only collection" in caption.value for caption in at.caption)

@@ -14,6 +14,7 @@ from core.hub import save_model
 from core.models import COLLECTION, MODELS
 from core.results import Row, append_rows, read_rows
 from core.train import resolve_config
+from core.train.config import equivalent_command
 
 TINY_BUDGET = {"epochs": 0.05, "n_generated": 64, "kid_subsets": 2, "device": "cpu"}  # 7 steps of 64, 64 samples
 
@@ -39,12 +40,31 @@ def test_a_family_is_trained_timed_and_scored(family, conditional, real_data_env
     assert (tmp_path / "samples" / "collection" / f"{family}-epoch0.05.png").is_file()
 
 
+def test_a_kept_run_is_the_quick_preset_run_that_ships(real_data_env, tmp_path) -> None:
+    # at the protocol's budget the benchmark's run is `make train`'s, so a kept run exports as the shipped model
+    for family in ("gan", "wgan"):
+        config = collection.config_for(collection.Scenario(family))
+        assert equivalent_command(config) == f"python -m core train --recipe {family}-fashion-mnist --preset quick"
+    dcgan = collection.config_for(collection.Scenario("dcgan"))  # counted in steps: the baseline sets the budget
+    assert equivalent_command(dcgan).endswith("--preset quick --set epochs=10")
+    rows = collection.run(collection.Scenario("gan", runs=tmp_path / "runs", **TINY_BUDGET))
+    assert all(row.error is None for row in rows)
+    command = (tmp_path / "runs" / "gan" / "command.txt").read_text().split()
+    assert command[:8] == ["python", "-m", "core", "train", "--recipe", "gan-fashion-mnist", "--preset", "quick"]
+    assert "epochs=0.05" in command and (tmp_path / "runs" / "gan" / "generator" / "model.safetensors").is_file()
+    again = collection.run(collection.Scenario("gan", runs=tmp_path / "runs", **TINY_BUDGET))
+    assert all("exists: the benchmark trains from scratch" in row.error for row in again)
+
+
 def test_the_reference_networks_are_the_reference_collections_widths(real_data_env) -> None:
     config = collection.config_for(collection.Scenario("wgan-gp", "reference", **TINY_BUDGET))
     assert config.model_config["arch"] == "infogan"
     assert config.model_config["hidden"] == config.model_config["generator_hidden"] == 1024
     assert config.model_config["critic_norm"] == "layer"  # the family's own critic, on the reference's widths
-    assert config.phases["D"]["repeats"] == 5 and config.epochs == 0.05
+    assert config.phases["D"]["repeats"] == 5 and config.epochs == 0.05  # the family's algorithm
+    assert config.phases["G"]["repeats"] == 1 and config.lr == {"G": 2e-4, "D": 2e-4}  # the reference's, not the recipe's
+    wgan = collection.config_for(collection.Scenario("wgan", "reference", **TINY_BUDGET))
+    assert wgan.lr == {"G": 5e-5, "D": 5e-5} and wgan.phases["G"] == {"optimizer": "rmsprop", "repeats": 1}
 
 
 def test_a_plan_has_the_dcgan_baseline_first_and_every_family_with_each_network() -> None:

@@ -45,6 +45,17 @@ def test_wgan_runs_five_rmsprop_critic_steps_on_five_fresh_batches_then_clips(re
     assert trainer.stream.per_step == 5 and trainer.images_read(1) == 5 * 8
 
 
+def test_repeating_a_generator_phase_reads_no_more_data(real_data_env, tmp_path) -> None:
+    trainer = Trainer(smoke("gan-fashion-mnist", phases={"G": {"repeats": 3}}), tmp_path / "run", progress=False)
+    seen: list[tuple[str, torch.Tensor]] = []
+    original = trainer.objective.loss
+    trainer.objective.loss = lambda phase, batch: seen.append((phase, batch["images"])) or original(phase, batch)
+    trainer.train_step()
+    assert [phase for phase, _ in seen] == ["D", "G", "G", "G"]
+    assert all(images is seen[0][1] for _, images in seen)  # one real batch for the whole iteration
+    assert trainer.stream.per_step == 1 and trainer.images_read(1) == 8
+
+
 def test_the_batch_depends_only_on_seed_step_rank_and_repeat(real_data_env, tmp_path) -> None:
     a = Trainer(smoke(), tmp_path / "a", progress=False).stream
     b = Trainer(smoke(), tmp_path / "b", progress=False).stream

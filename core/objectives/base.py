@@ -34,10 +34,16 @@ Logs = dict[str, Tensor | float]  # scalars; tensors stay on the device until th
 
 @dataclass(frozen=True)
 class Phase:
-    """One optimisation step of a training iteration: its loss updates `trains` only."""
+    """One optimisation step of a training iteration: its loss updates `trains` only.
+
+    `reads_images`: whether its loss looks at the batch's real images. A generator phase does not (it
+    reads at most the labels), so repeating it takes no fresh data: it counts no real batches, and
+    each of its repeats sees the iteration's first batch.
+    """
 
     name: str
     trains: tuple[str, ...]
+    reads_images: bool = True
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def reconstruction_error(critic: nn.Module, images: Tensor) -> Tensor:
 @register_objective("began")
 class BEGANObjective(LatentPreview, Objective):
     Options = BEGANOptions
-    phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",)))
+    phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",), reads_images=False))
 
     def __init__(self, networks: dict[str, nn.Module], config) -> None:
         super().__init__(networks, config)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.objectives.base import Batch, Logs, detached, register_objective, unwrap
+from core.objectives.base import Batch, Logs, Phase, detached, register_objective, unwrap
 from core.objectives.image_gan import GANObjective, GANOptions
 
 LUCID_STAGE = {"name": "lucid", "blur": 1, "spatial": True, "feature_matching": 0.0}  # what a stage leaves unset
@@ -64,6 +64,8 @@ class CocoGANObjective(GANObjective):
     """
 
     Options = CocoGANOptions
+    # G's feature matching compares with real macro patches: its phase reads images too.
+    phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",)))
 
     def __init__(self, networks: dict[str, nn.Module], config) -> None:
         super().__init__(networks, config)

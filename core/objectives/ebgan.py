@@ -50,7 +50,7 @@ def energy(reconstructions: Tensor, images: Tensor) -> Tensor:
 @register_objective("ebgan")
 class EBGANObjective(LatentPreview, Objective):
     Options = EBGANOptions
-    phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",)))
+    phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",), reads_images=False))
 
     def loss(self, phase: str, batch: Batch) -> tuple[Tensor, Logs]:
         critic, generator = self.networks["discriminator"], self.networks["generator"]

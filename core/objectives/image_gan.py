@@ -45,7 +45,7 @@ class GANObjective(LatentPreview, Objective):
     """Shared by the GAN objectives: the loss and penalty from the options, latents, sample grids."""
 
     Options = GANOptions
-    phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",)))
+    phases = (Phase("D", ("discriminator",)), Phase("G", ("generator",), reads_images=False))
 
     def __init__(self, networks: dict[str, nn.Module], config) -> None:
         super().__init__(networks, config)

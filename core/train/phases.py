@@ -9,7 +9,8 @@ is the WGAN algorithm (Arjovsky et al., 2017): five critic steps per generator
 step, each on a fresh real batch, RMSprop, and the critic's weights clipped to
 [-0.01, 0.01] after every step. A phase left out keeps the defaults: one step
 per iteration with Adam (the run's `betas`), no hook. The learning rate of
-each phase is `lr[<phase>]`.
+each phase is `lr[<phase>]`. Repeating a phase that does not read real images
+(a generator phase) takes more optimizer steps on no more data.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class PlannedPhase:
     name: str
     trains: tuple[str, ...]
     repeats: int
+    reads_images: bool
     lr: float
     make_optimizer: Callable[[list[nn.Parameter], float], torch.optim.Optimizer]
     hooks: list[StepHook]
@@ -127,6 +129,7 @@ def plan_phases(
             name=phase.name,
             trains=phase.trains,
             repeats=schedule.repeats,
+            reads_images=phase.reads_images,
             lr=float(rate),
             make_optimizer=_optimizer_factory(schedule, tuple(schedule.betas or betas)),
             hooks=[STEP_HOOKS.get(name)(value) for name, value in schedule.after_step.items()],
@@ -143,5 +146,11 @@ def _optimizer_factory(schedule: PhaseSchedule, betas: tuple) -> Callable[[list[
 
 
 def batches_per_step(planned: list[PlannedPhase]) -> int:
-    """Real batches one iteration reads: the most repeats of any phase (repeat r of every phase shares batch r)."""
-    return max(phase.repeats for phase in planned)
+    """Real batches one iteration reads: the most repeats of any phase that reads images (repeat r of every
+    such phase shares batch r; phases that do not read images see batch 0)."""
+    return max([phase.repeats for phase in planned if phase.reads_images], default=1)
+
+
+def batch_of(phase: PlannedPhase, repeat: int) -> int:
+    """Which of the iteration's real batches repeat `repeat` of `phase` sees."""
+    return repeat if phase.reads_images else 0

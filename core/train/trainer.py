@@ -2,7 +2,7 @@
 
 It knows phases and optimizers, never loss internals: each iteration runs
 the objective's phases in order, each `repeats` times (the config's `phases`,
-core.train.phases), and every run of a phase takes a fresh real batch, calls
+core.train.phases), and every run of a phase that reads images takes a fresh real batch, calls
 `objective.loss(phase, batch)`, steps that phase's optimizer and runs its
 hooks. Runs on CPU, one GPU, or several GPUs under `accelerate launch`;
 bf16/fp16 mixed precision where the device supports it.
@@ -53,7 +53,7 @@ from core.objectives import OBJECTIVES, Objective, options_dict
 from core.train.checkpoint import load_state, save_state
 from core.train.config import TrainConfig, equivalent_command
 from core.train.ema import EMA, has_batch_norm, recalibrated
-from core.train.phases import PlannedPhase, batches_per_step, plan_phases
+from core.train.phases import PlannedPhase, batch_of, batches_per_step, plan_phases
 
 
 class TrainingInterrupted(Exception):
@@ -134,6 +134,23 @@ def random_shift(images: torch.Tensor, shift: int, rng: torch.Generator) -> torc
     return torch.stack([padded[i, :, dy : dy + size, dx : dx + size] for i, (dy, dx) in enumerate(offsets)])
 
 
+def _allow_precision(precision: str) -> None:
+    """Let a single-process run pick its own mixed precision after another run in the same process.
+
+    accelerate keeps one state per process and refuses a second Accelerator with another precision
+    (tests, benchmarks and notebooks train several recipes in one process). Alone on its device a run
+    may start afresh; under a multi-process launch the state is the launcher's and stays.
+    """
+    from accelerate.state import AcceleratorState, GradientState, PartialState
+
+    shared = AcceleratorState._shared_state
+    if not shared or PartialState().num_processes > 1:
+        return
+    if shared.get("_mixed_precision", precision) != precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
+        GradientState._reset_state()
+
+
 def resolve_precision(requested: str) -> str:
     if requested not in ("auto", "no", "bf16", "fp16"):
         raise UserError(f"mixed_precision must be auto, no, bf16 or fp16, not {requested!r}")
@@ -149,8 +166,10 @@ class Trainer:
         self.run_dir, self.progress = Path(run_dir), progress
         if config.threads > 0:
             torch.set_num_threads(config.threads)
+        precision = resolve_precision(config.mixed_precision)
+        _allow_precision(precision)
         self.accelerator = Accelerator(
-            mixed_precision=resolve_precision(config.mixed_precision),
+            mixed_precision=precision,
             # D is not stepped in the G phase; DDP must tolerate parameters without gradients.
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
@@ -350,10 +369,11 @@ class Trainer:
             optimizer = self.optimizers[phase.name]
             trained = [self.networks[name] for name in phase.trains]
             for repeat in range(phase.repeats):
-                if repeat not in batches:
-                    batches[repeat] = {key: value.to(acc.device) for key, value in self.stream(self.step, repeat).items()}
+                index = batch_of(phase, repeat)
+                if index not in batches:
+                    batches[index] = {key: value.to(acc.device) for key, value in self.stream(self.step, index).items()}
                 optimizer.zero_grad(set_to_none=True)
-                loss, phase_logs = self.objective.loss(phase.name, batches[repeat])
+                loss, phase_logs = self.objective.loss(phase.name, batches[index])
                 self._watch(phase.name, loss)
                 acc.backward(loss)
                 optimizer.step()
