@@ -1,7 +1,8 @@
 """The benchmark runner: every benchmark under one profile, rows under results/, a summary, publishing.
 
     python -m benchmarks run [--profile quick|full] [--only quality throughput robustness memory timeline collection]
-                             [--models NAME_OR_HUB_ID ...] [--runs RUN_DIR ...] [--device cpu|cuda] [--results results]
+                             [--models NAME_OR_HUB_ID ...] [--runs RUN_DIR ...] [--keep-runs DIR]
+                             [--device cpu|cuda] [--results results]
     python -m benchmarks summary [--results results]          # rewrite results/summary.md
     python -m benchmarks publish --repo-id you/fashion-gan-lab-results [--results results] [--private]
 
@@ -20,7 +21,10 @@ benchmark builds its own models (COCO-GAN and a full-image GAN per resolution).
 The timeline benchmark scores the snapshots of training runs (`--runs`, default:
 every run under runs/ that kept some; none in a fresh clone). The collection
 benchmark trains every family of the classic collection at the reference
-collection's budget, so it runs only when asked for (`--only collection`).
+collection's budget, so it runs only when asked for (`--only collection`);
+`--keep-runs DIR` keeps its training runs, which are the shipped models' runs:
+
+    python -m benchmarks run --only collection timeline --keep-runs runs/collection --runs runs/collection/gan ...
 """
 
 from __future__ import annotations
@@ -292,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                      "which trains every family of the classic collection and takes about an hour on 2 CPU cores)")
     run.add_argument("--models", nargs="+", help="model folders, names in pretrained/ or Hub repo ids")
     run.add_argument("--runs", nargs="+", type=Path, help="run folders with snapshots for the timeline (default: runs/*)")
+    run.add_argument("--keep-runs", type=Path, metavar="DIR", help="collection: keep each training run in DIR/<model> "
+                     "(the quick-preset runs that `python -m core export` ships; their snapshots feed the timeline)")
     run.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE, help="default: cuda if available")
     run.add_argument("--results", type=Path, default=RESULTS_DIR, help="results folder (default results/)")
     summary = commands.add_parser("summary", help="rewrite results/summary.md from the rows there")
@@ -312,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.device == "cuda" and not torch.cuda.is_available():
             raise UserError("CUDA is not available on this machine; use --device cpu")
         only = args.only or [name for name, benchmark in BENCHMARKS.items() if benchmark.default]
-        rows, seconds = run_benchmarks(PROFILES[args.profile], only, args.models, args.device, args.results, args.runs)
+        profile = PROFILES[args.profile]
+        if args.keep_runs is not None:
+            profile = replace(profile, collection={**profile.collection, "runs": args.keep_runs})
+        rows, seconds = run_benchmarks(profile, only, args.models, args.device, args.results, args.runs)
         if not rows:
             raise UserError("nothing was measured: no models of the kinds these benchmarks take")
         return finish(rows, seconds, args.results)

@@ -95,3 +95,19 @@ def test_publish_offline_is_a_clear_message_and_keeps_the_results(tmp_path, monk
 def test_summary_command_rewrites_the_summary(tmp_path) -> None:
     assert main(["summary", "--results", str(tmp_path)]) == 0
     assert (tmp_path / "summary.md").is_file()
+
+
+def test_keep_runs_keeps_the_collection_benchmarks_training_runs(tmp_path, monkeypatch) -> None:
+    import benchmarks.__main__ as runner
+
+    seen = {}
+
+    def fake_run_benchmarks(profile, only, models, device, results, runs):
+        seen["plan"] = runner.plan_collection([], profile, device, results)
+        return [], {}
+
+    monkeypatch.setattr(runner, "run_benchmarks", fake_run_benchmarks)
+    assert main(["run", "--only", "collection", "--keep-runs", str(tmp_path / "kept"), "--results", str(tmp_path)]) == 2
+    assert seen["plan"] and all(s.runs == tmp_path / "kept" for s in seen["plan"])  # every family's run is kept
+    main(["run", "--only", "collection", "--results", str(tmp_path)])
+    assert all(s.runs is None for s in seen["plan"])  # by default the runs are temporary

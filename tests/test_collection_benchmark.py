@@ -64,7 +64,7 @@ def test_the_reference_networks_are_the_reference_collections_widths(real_data_e
     assert config.phases["D"]["repeats"] == 5 and config.epochs == 0.05  # the family's algorithm
     assert config.phases["G"]["repeats"] == 1 and config.lr == {"G": 2e-4, "D": 2e-4}  # the reference's, not the recipe's
     wgan = collection.config_for(collection.Scenario("wgan", "reference", **TINY_BUDGET))
-    assert wgan.lr == {"G": 5e-5, "D": 5e-5} and wgan.phases["G"] == {"optimizer": "rmsprop", "repeats": 1}
+    assert wgan.lr == {"G": 2e-4, "D": 2e-4} and wgan.phases["G"] == {"optimizer": "rmsprop", "repeats": 1}
 
 
 def test_a_plan_has_the_dcgan_baseline_first_and_every_family_with_each_network() -> None:

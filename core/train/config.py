@@ -196,7 +196,7 @@ COLLECTION_NETWORKS: dict[str, Any] = {"arch": "infogan", "generator_hidden": 25
 # the EMA generator's batch-norm statistics re-measured): Adam at 4e-4 rather than the reference's 2e-4 (4.5
 # against 9.0), two generator steps per real batch, which read no more data (3.0 against 4.5), and bf16
 # autocast, 1.8x faster on this CPU with no loss (8.0 against 9.0 at 2e-4). A family with learning rates of
-# its own (WGAN's RMSprop at 5e-5) keeps them.
+# its own (WGAN's RMSprop, WGAN-GP's 2e-4) keeps them.
 COLLECTION_TRAINING: dict[str, Any] = {
     "lr": {"G": 4e-4, "D": 4e-4},
     "phases": {"G": {"repeats": 2}},
