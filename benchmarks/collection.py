@@ -2,7 +2,7 @@
 
     python -m benchmarks.collection [--families gan cgan ...] [--networks shipped reference] [--epochs 10]
                                     [--device cpu|cuda] [--out results/collection.jsonl] [--samples results/samples]
-                                    [--runs runs/collection]
+                                    [--runs runs/collection] [--no-baseline]
     python -m benchmarks run --only collection        # the same through the runner (not in the quick profile: it trains)
 
 The protocol is the one the reference collection (pytorch-generative-model-collections)
@@ -182,10 +182,12 @@ def _run_dir(scenario: Scenario) -> Iterator[str]:
     yield str(run_dir)
 
 
-def scenarios(families: tuple[str, ...] = COLLECTION, networks: tuple[str, ...] = NETWORKS, **options) -> list[Scenario]:
-    """The DCGAN baseline first, then every family with its shipped networks and, where the reference collection
-    has a figure to compare with (`REFERENCE`), with the reference's networks too (like for like)."""
-    out = [Scenario(BASELINE, "shipped", **options)]
+def scenarios(families: tuple[str, ...] = COLLECTION, networks: tuple[str, ...] = NETWORKS, baseline: bool = True,
+              **options) -> list[Scenario]:
+    """The DCGAN baseline first (unless `baseline` is false: re-running some families of an earlier run), then
+    every family with its shipped networks and, where the reference collection has a figure to compare with
+    (`REFERENCE`), with the reference's networks too (like for like)."""
+    out = [Scenario(BASELINE, "shipped", **options)] if baseline else []
     for family in families:
         out += [Scenario(family, nets, **options) for nets in networks if nets == "shipped" or family in REFERENCE]
     return out
@@ -232,11 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE, help="default: cuda if available")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "collection.jsonl", help="JSON-lines file to append to")
     parser.add_argument("--samples", type=Path, default=RESULTS_DIR / "samples", help="folder for the sample grids")
+    parser.add_argument("--no-baseline", action="store_true", help="no DCGAN row (re-running some families: the "
+                        "summary keeps the newest row of each scenario)")
     parser.add_argument("--runs", type=Path, help="keep every training run in RUNS/<model> (export them with "
                         "python -m core export; score their snapshots with benchmarks.timeline)")
     args = parser.parse_args(argv)
     try:
-        plan = scenarios(tuple(args.families), tuple(args.networks), epochs=args.epochs, seed=args.seed,
+        plan = scenarios(tuple(args.families), tuple(args.networks), not args.no_baseline, epochs=args.epochs, seed=args.seed,
                          device=args.device, samples=args.samples, runs=args.runs)
     except ValueError as err:
         parser.error(str(err))

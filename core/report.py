@@ -53,6 +53,8 @@ REFERENCE_COLLECTION = {
 }
 COLLECTION_TARGET_FID = 4.0  # each family at most half the reference's FID, and never above 4.0
 COLLECTION_TARGET_SPEEDUP = 3.0  # with the reference's own networks, at least 3x its training images/s
+# Benchmarks whose scenarios are long trainings, re-run one at a time: the parameters that name a scenario.
+SCENARIO_KEYS = {"collection": ("family", "networks", "epochs", "seed"), "timeline": ("epoch", "seed")}
 # Outcomes a benchmark records next to the value; they do not define the measurement.
 VOLATILE_PARAMS = frozenset({"correct"})
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
@@ -184,13 +186,24 @@ def latest(rows: Iterable[dict[str, Any]], benchmark: str | None = None) -> list
     a benchmark module run on its own, count as one run); the newest run has the
     newest timestamp. A measurement repeated within that run keeps its newest row.
     Runs on a GPU and on a CPU do not replace each other: `make bench` on a laptop
-    keeps the GPU rows someone committed, and the other way round.
+    keeps the GPU rows someone committed, and the other way round. The benchmarks
+    that train (`SCENARIO_KEYS`: collection, timeline) keep the newest row of each
+    scenario instead, so re-running one family does not hide the others.
     """
     runs: dict[tuple[str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    scenarios: dict[tuple, dict] = {}
     for row in rows:
-        if benchmark is None or row["benchmark"] == benchmark:
-            runs[row["benchmark"], device_kind(row["device"])][row.get("run") or ""].append(row)
-    kept = []
+        if benchmark is not None and row["benchmark"] != benchmark:
+            continue
+        if row["benchmark"] in SCENARIO_KEYS:  # newest row of each scenario, whichever run it came from
+            params = row.get("params") or {}
+            key = (row["benchmark"], row["model"], row["dataset"], row["metric"], device_kind(row["device"]),
+                   *[json.dumps(params.get(name), default=str) for name in SCENARIO_KEYS[row["benchmark"]]])
+            if key not in scenarios or _when(row) >= _when(scenarios[key]):
+                scenarios[key] = row
+            continue
+        runs[row["benchmark"], device_kind(row["device"])][row.get("run") or ""].append(row)
+    kept = list(scenarios.values())
     for by_run in runs.values():
         # Ties (same newest timestamp) go to the larger run id
         _, newest = max(by_run.items(), key=lambda item: (max(_when(row) for row in item[1]), item[0]))

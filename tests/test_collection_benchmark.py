@@ -72,6 +72,7 @@ def test_a_plan_has_the_dcgan_baseline_first_and_every_family_with_each_network(
     assert plan[0].family == "dcgan" and len(plan) == 1 + len(COLLECTION) + len(collection.REFERENCE)
     assert [s.name for s in plan[1:4]] == ["gan", "gan-reference-nets", "cgan"]  # like for like where it is cited
     assert [s.name for s in plan if s.networks == "reference"] == ["gan-reference-nets", "wgan-gp-reference-nets"]
+    assert [s.name for s in collection.scenarios(("infogan",), ("shipped",), baseline=False)] == ["infogan"]
     with pytest.raises(ValueError, match="family must be one of the collection"):
         collection.Scenario("stylegan")
     with pytest.raises(ValueError, match="the DCGAN baseline has only its own networks"):

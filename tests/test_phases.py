@@ -117,6 +117,23 @@ def test_began_keeps_k_in_the_unit_interval_and_in_the_checkpoint(real_data_env,
     assert torch.equal(resumed.objective.k.cpu(), state["objective"]["k"])
 
 
+def test_supervised_infogan_teaches_its_class_head_the_real_labels(real_data_env, tmp_path) -> None:
+    # without this anchor G and Q agree on any permutation of the classes (conditional accuracy below chance)
+    trainer = Trainer(smoke("infogan-fashion-mnist"), tmp_path / "run", progress=False)
+    batch = trainer.stream(0)
+    torch.manual_seed(0)
+    loss, logs = trainer.objective.loss("D", batch)
+    assert "class_real" in logs
+    shuffled = {**batch, "labels": (batch["labels"] + 1) % 10}
+    torch.manual_seed(0)
+    other, _ = trainer.objective.loss("D", shuffled)
+    _, logits, _ = trainer.networks["discriminator"](batch["images"])
+    ce = torch.nn.functional.cross_entropy
+    # the fakes take the batch's labels too, so compare the real-image term itself
+    assert float(logs["class_real"]) == pytest.approx(ce(logits[:, :10], batch["labels"]).item(), rel=1e-4)
+    assert not torch.equal(loss, other)
+
+
 def test_epochs_set_the_steps_and_snapshots_are_kept_at_epoch_ends(real_data_env, tmp_path) -> None:
     # 8,226 images in batches of 512: 16 batches an epoch
     config = smoke("gan-fashion-mnist", batch_size=512, epochs=2, snapshot_epochs=[1, 2], log_every=4, sample_every=16)

@@ -193,6 +193,20 @@ def test_latest_keeps_the_newest_run_of_each_kind_of_device() -> None:
     assert report.device_kind("cuda:1 (NVIDIA H200)") == "cuda"
 
 
+def test_a_training_benchmark_keeps_the_newest_row_of_each_scenario() -> None:
+    def fid(model: str, family: str, value: float, run: str, timestamp: str) -> dict[str, Any]:
+        return row("collection", model, "fid", value, run=run, timestamp=timestamp,
+                   params={"family": family, "networks": "shipped", "epochs": 10, "seed": 0, "steps": 1280})
+
+    first = [fid("gan", "gan", 3.0, "full", "2026-11-20T10:00:00+00:00"),
+             fid("infogan", "infogan", 4.6, "full", "2026-11-20T10:00:00+00:00")]
+    rerun = [fid("infogan", "infogan", 4.1, "fix", "2026-11-21T10:00:00+00:00")]  # one family trained again
+    assert sorted((r["model"], r["value"]) for r in report.latest(first + rerun)) == [("gan", 3.0), ("infogan", 4.1)]
+    other_budget = fid("gan", "gan", 2.0, "long", "2026-11-22T10:00:00+00:00")
+    other_budget["params"]["epochs"] = 50  # another scenario: both stay
+    assert sorted(r["value"] for r in report.latest([*first, other_budget]) if r["model"] == "gan") == [2.0, 3.0]
+
+
 # --- frames ---
 
 

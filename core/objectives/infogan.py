@@ -10,7 +10,10 @@ the critic's code head:
 L_info is a variational lower bound of I(c; G(z, c)) up to constants (a
 categorical posterior, and a Gaussian one of fixed variance for the
 continuous codes). Only generated images enter it: Q learns what G put into
-an image, not the labels of real ones.
+an image. Supervised, the class head is also taught the labels of real
+images (L_D += CE(Q_cat(x), y)): without that anchor G and Q agree on any
+permutation of the classes (a run without it drew the requested class 5.7 %
+of the time, below chance).
 """
 
 from __future__ import annotations
@@ -76,11 +79,16 @@ class InfoGANObjective(GANObjective):
             real = batch["images"]
             with torch.no_grad():
                 fake = self.networks["generator"](z, labels, codes)
-            real_scores = discriminator(real)[0]
+            real_scores, real_logits, _ = discriminator(real)
             fake_scores = discriminator(fake)[0]
             adversarial, logs = self.critic_loss(lambda x: discriminator(x)[0], real, fake, real_scores, fake_scores)
             info, info_logs = self.information(fake, labels, codes)
             loss = adversarial + info
+            num_classes = self.generator_module.config.num_classes
+            if num_classes:  # the class head learns the real classes, so a label means that class
+                real_ce = F.cross_entropy(real_logits[:, :num_classes], batch["labels"])
+                loss = loss + self.options.info_weight * real_ce
+                logs["class_real"] = detached(real_ce)
             return loss, {"loss_d": detached(loss), **logs, **{f"{k}_d": v for k, v in info_logs.items()}}
         fake = self.networks["generator"](z, labels, codes)
         fake_scores = discriminator(fake)[0]
