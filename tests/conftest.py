@@ -66,12 +66,13 @@ def make_tiny_dcgan():
     from core.train.config import resolve_config
 
     def export(folder: Path, train_overrides: dict | None = None, seed: int = 0) -> Path:
-        torch.manual_seed(seed)
-        config = DCGANConfig(image_size=28, channels=1, z_dim=8, num_classes=10, width=8,
-                             class_names=list(FashionMNIST.classes))
-        save_model(DCGANGenerator(config), folder)
         overrides = {"steps": 2, "model_config": {"z_dim": 8}, **(train_overrides or {})}
         train = resolve_config("dcgan-fashion-mnist", "smoke", overrides)
+        torch.manual_seed(seed)
+        config = DCGANConfig(image_size=28, channels=1, z_dim=8, num_classes=10, width=8,
+                             critic_norm=train.model_config.get("critic_norm", "none"),  # as the recipe trains it
+                             class_names=list(FashionMNIST.classes))
+        save_model(DCGANGenerator(config), folder)
         record = {"summary": {"recipe": train.recipe, "preset": train.preset}, "config": train.to_dict()}
         (folder / "training.json").write_text(json.dumps(record))
         return folder

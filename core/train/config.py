@@ -434,9 +434,10 @@ def equivalent_command(config: TrainConfig) -> str:
             pairs.append(f"{prefix}={_as_override(ours)}")
 
     for key, value in config.to_dict().items():
-        if key not in ("recipe", "preset"):
-            # options live at the top level on the command line (`--set loss=hinge`)
-            differences("" if key == "options" else key, value, base[key])
+        if key in ("recipe", "preset") or (key == "steps" and config.epochs > 0):  # epochs set the steps
+            continue
+        # options live at the top level on the command line (`--set loss=hinge`)
+        differences("" if key == "options" else key, value, base[key])
     command = f"python -m core train --recipe {config.recipe} --preset {config.preset}"
     return command + (" --set " + " ".join(shlex.quote(pair) for pair in pairs) if pairs else "")
 
