@@ -362,7 +362,7 @@ def merge(values: dict[str, Any], diff: dict[str, Any]) -> dict[str, Any]:
             target, name = merged, key
         else:
             target, name = merged.setdefault("options", {}), key
-        target[name] = _deep_merge(target[name], value) if isinstance(target.get(name), dict) else copy.deepcopy(value)
+        target[name] = _deep_merge(target.get(name), value)
     return merged
 
 
