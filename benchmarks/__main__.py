@@ -1,6 +1,6 @@
 """The benchmark runner: every benchmark under one profile, rows under results/, a summary, publishing.
 
-    python -m benchmarks run [--profile quick|full] [--only quality throughput robustness memory timeline collection]
+    python -m benchmarks run [--profile quick|full] [--only quality throughput robustness memory timeline serving collection]
                              [--models NAME_OR_HUB_ID ...] [--runs RUN_DIR ...] [--keep-runs DIR]
                              [--device cpu|cuda] [--results results]
     python -m benchmarks summary [--results results]          # rewrite results/summary.md
@@ -42,9 +42,10 @@ from typing import Any
 
 import torch
 
-from benchmarks import collection, memory, quality, robustness, run_scenarios, throughput, timeline
+from benchmarks import collection, memory, quality, robustness, run_scenarios, serving, throughput, timeline
 from core import report
 from core.errors import UserError
+from core.files import write_text
 from core.hub import push, read_config
 from core.inference import list_models, resolve_source
 from core.models import MODELS
@@ -68,6 +69,7 @@ class Profile:
     memory: dict[str, Any] = field(default_factory=dict)
     timeline: dict[str, Any] = field(default_factory=dict)
     collection: dict[str, Any] = field(default_factory=dict)
+    serving: dict[str, Any] = field(default_factory=dict)
 
 
 PROFILES = {
@@ -80,6 +82,7 @@ PROFILES = {
         robustness={"limit": 1000, "epsilons": (0.0, 0.05, 0.1, 0.2, 0.3), "pgd_steps": 10},
         memory={"resolutions": (64, 128, 256), "batch_size": 8, "steps": 1, "warmup": 1},
         collection={"epochs": 10, "networks": collection.NETWORKS},
+        serving={"clients": (1, 16), "seconds": 10.0},
     ),
     "full": Profile(
         "full",
@@ -89,6 +92,7 @@ PROFILES = {
         robustness={"limit": None, "epsilons": robustness.DEFAULT_EPSILONS, "pgd_steps": 10},
         memory={"resolutions": (64, 128, 256, 512, 1024), "batch_size": 16, "steps": 5, "warmup": 2},
         collection={"epochs": 10, "networks": collection.NETWORKS},
+        serving={"clients": (1, 16), "seconds": 30.0},
     ),
 }
 
@@ -143,6 +147,12 @@ def plan_collection(models: list[str], profile: Profile, device: str, results: P
                                 **options)
 
 
+def plan_serving(models: list[str], profile: Profile, device: str, results: Path) -> list[serving.Scenario]:
+    options = dict(profile.serving)
+    return [serving.Scenario(space, clients, options.get("seconds", 10.0))
+            for space in serving.ENDPOINTS for clients in options.get("clients", (1, 16))]
+
+
 BENCHMARKS = {
     b.name: b
     for b in (
@@ -155,6 +165,8 @@ BENCHMARKS = {
         Benchmark("timeline", "run", plan_timeline, timeline.run, timeline.format_table),
         # trains every family of the classic collection from scratch at the reference's budget
         Benchmark("collection", None, plan_collection, collection.run, collection.format_table, default=False),
+        # each Space's main endpoint served over HTTP with the shipped models, under 1 and 16 clients
+        Benchmark("serving", None, plan_serving, serving.run, serving.format_table),
     )
 }
 
@@ -237,9 +249,7 @@ def write_summary(results: Path, seconds: dict[str, float] | None = None) -> Pat
     if seconds:
         times = ", ".join(f"{name} {s / 60:.1f} min" for name, s in seconds.items())
         text += f"\n\nLast `python -m benchmarks run`: {times}; {sum(seconds.values()) / 60:.1f} min in all.\n"
-    path = results / SUMMARY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path = write_text(results / SUMMARY_FILE, text)
     return path
 
 

@@ -33,6 +33,7 @@ import torch
 from benchmarks import run_scenarios
 from core.data import ImageData, load_dataset
 from core.errors import UserError
+from core.files import atomic_path
 from core.inference import list_models, load_classifier_cached, resolve_device, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
 from core.results import Row, device_label
@@ -210,8 +211,8 @@ def plot_curves(rows: list[dict], path: Path) -> Path:
     data = sorted({row["data"] for row in latest.values() if row.get("data")})
     fig.suptitle("Robust accuracy vs epsilon" + (f" ({'; '.join(data)})" if data else ""), fontsize=9)
     fig.tight_layout(rect=(0, 0.06 + 0.02 * ((len(models) - 1) // 3), 1, 0.95))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 

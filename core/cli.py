@@ -102,6 +102,19 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the machine said no: disk full, permission denied, a file vanished
+        print(f"error: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""), file=sys.stderr)
+        return 1
+    except Exception as err:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"error: internal error ({type(err).__name__}: {first[:300]}); this is a bug, please report it "
+              f"({DEBUG_VARIABLE}=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+DEBUG_VARIABLE = "FGL_DEBUG"  # set: an unexpected exception shows its traceback instead of one line
 
 
 # ---------------------------------------------------------------------- commands
@@ -123,7 +136,13 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     if args.resume and not (saved and saved.is_file()):
         raise UserError(f"cannot resume {args.resume}: it has no config.json (is it a run folder?)")
     if saved and saved.is_file():
-        record = json.loads(saved.read_text())
+        try:
+            record = json.loads(saved.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise UserError(f"cannot resume {run_dir}: its config.json is not valid JSON ({err}); "
+                            "start a new run or restore the file") from None
+        if not isinstance(record, dict):
+            raise UserError(f"cannot resume {run_dir}: its config.json is not a training config")
         record.pop("resolved_model_config", None)
         config = config_from_dict(merge(record, overrides))
         if args.recipe and args.recipe != config.recipe:
@@ -159,12 +178,22 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
-    from core.images import make_grid, save_png
-    from core.inference import GeneratorPipeline
+    from core.images import IMAGE_FORMATS, make_grid, save_png
+    from core.inference import GeneratorPipeline, resolve_device
+    from core.validation import check_seed, whole_number
 
-    if not 1 <= args.n <= 1024:
-        raise UserError(f"--n must be between 1 and 1024, got {args.n}")
-    pipe = GeneratorPipeline.from_pretrained(args.model, device=args.device)
+    # every argument is checked before the model is loaded
+    whole_number(args.n, "--n", 1, 1024)
+    check_seed(args.seed, "--seed")
+    if args.nrow is not None:
+        whole_number(args.nrow, "--nrow", 1)
+    whole_number(args.scale, "--scale", 0, 16)
+    if args.out.is_dir():
+        raise UserError(f"--out {args.out} is a folder: give a file name such as {args.out / 'samples.png'}")
+    if args.out.suffix.lower() not in IMAGE_FORMATS:
+        raise UserError(f"--out {args.out}: use one of {', '.join(IMAGE_FORMATS)}")
+    device = resolve_device(args.device)
+    pipe = GeneratorPipeline.from_pretrained(args.model, device=device)
     labels = args.label[0] if args.label and len(args.label) == 1 else args.label
     images = pipe.sample(args.n, seed=args.seed, labels=labels)
     scale = args.scale or max(1, 128 // pipe.image_size)

@@ -32,6 +32,7 @@ from PIL import Image, PngImagePlugin
 from core import demo as common
 from core.demo import MODEL_SOURCE_FILE, available_models, parse_seed, whole_number
 from core.errors import UserError
+from core.files import atomic_path
 from core.inference import GeneratorPipeline
 from core.models.cocogan import CocoGANConfig, macro_offsets
 from core.paths import PRETRAINED_DIR, PROJECT_ROOT
@@ -410,7 +411,8 @@ def make_examples(
         out = Path(out_dir) / file_name
         out.parent.mkdir(parents=True, exist_ok=True)
         pixels = sprite[..., 0] if sprite.shape[2] == 1 else sprite
-        Image.fromarray(pixels, mode="L" if sprite.shape[2] == 1 else "RGB").save(out, pnginfo=info, optimize=True)
+        with atomic_path(out) as tmp:
+            Image.fromarray(pixels, mode="L" if sprite.shape[2] == 1 else "RGB").save(tmp, pnginfo=info, optimize=True)
         written.append(out)
     return written
 

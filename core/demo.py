@@ -12,8 +12,6 @@ working for the Spaces and tests that use them.
 
 from __future__ import annotations
 
-import json
-
 from PIL import Image
 
 from core.demos.common import (  # noqa: F401  (re-exported: the other Spaces and the tests import them from here)
@@ -22,6 +20,7 @@ from core.demos.common import (  # noqa: F401  (re-exported: the other Spaces an
     MODEL_SOURCE_FILE,
     NO_MODELS,
     available_models,
+    broken_note,
     config_matches,
     display_scale,
     enlarge,
@@ -30,8 +29,11 @@ from core.demos.common import (  # noqa: F401  (re-exported: the other Spaces an
     load,
     parse_seed,
     pick,
+    split_loadable,
     whole_number,
 )
+from core.errors import UserError
+from core.hub import read_training
 from core.images import make_grid, to_pil
 from core.inference import resolve_source
 
@@ -72,6 +74,8 @@ def interpolation_strip(
     pipe = load(source)
     steps = whole_number(steps, "steps", 2, MAX_STEPS)
     label = label_spec(class_choice)
+    if label is None and pipe.num_classes:
+        raise UserError(f"a latent walk keeps one class: pick one of {', '.join(pipe.class_names)}")
     images = pipe.interpolate(parse_seed(seed_a, "seed A"), parse_seed(seed_b, "seed B"), steps, label)  # type: ignore[arg-type]
     return enlarge(to_pil(make_grid(images, nrow=steps)), scale or display_scale(pipe))
 
@@ -87,11 +91,11 @@ def describe(source: str) -> str:
 
 def training_note(source: str) -> str:
     """" Trained on <data> for <steps> steps." from the model's training.json, or "" when it has none."""
-    training = resolve_source(source) / "training.json"
-    if not training.is_file():
+    try:
+        summary = read_training(resolve_source(source))["summary"]
+    except UserError:  # none, or damaged: the model still samples, the caption just says less
         return ""
-    summary = json.loads(training.read_text()).get("summary", {})
-    if not summary.get("data"):
+    if not isinstance(summary.get("data"), str) or not summary["data"]:
         return ""
-    steps = f" for {summary['steps']:,} steps" if summary.get("steps") else ""
+    steps = f" for {summary['steps']:,} steps" if isinstance(summary.get("steps"), int) and summary["steps"] else ""
     return f" Trained on {summary['data']}{steps}."

@@ -10,6 +10,7 @@ generators, samples.png and, when the run kept snapshots, timeline/epoch_NNN.png
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from torch import nn
 
 from core.errors import UserError
+from core.files import write_text
 from core.paths import HUB_CARDS_DIR, PRETRAINED_DIR, RESULTS_DIR
 from core.report import latest
 from core.results import read_rows
@@ -49,21 +51,97 @@ def save_model(model: nn.Module, folder: str | Path, family: str | None = None) 
     return folder
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a model's config.json is a few hundred bytes
+MAX_HEADER_BYTES = 1 << 24  # a safetensors header: a few KB per hundred tensors
+SAFETENSORS_DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+
+def model_file(folder: str | Path, name: str) -> Path:
+    """`folder/name`, a regular file inside `folder` (a link pointing out of it is refused); else a UserError."""
+    folder = Path(folder)
+    path = folder / name
+    if not path.is_file():
+        raise UserError(f"{folder} is not a complete exported model: it has no {name}")
+    if path.is_symlink() and not path.resolve().is_relative_to(folder.resolve()):
+        raise UserError(f"{path} is a link to a file outside the model folder; refusing to read it")
+    return path
+
+
 def read_config(folder: str | Path) -> dict[str, Any]:
+    """An exported model's config.json: a JSON object, or a one-line UserError saying what is wrong."""
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
         raise UserError(f"{folder} is not an exported model: it has no {CONFIG_FILE}")
+    path = model_file(folder, CONFIG_FILE)
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise UserError(f"{path} is {path.stat().st_size:,} bytes: too large for a model config")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{path} must hold a JSON object of settings, got {type(config).__name__}")
+    return config
 
 
-def family_of(config: dict[str, Any]):
-    """The registered ModelFamily an exported model's config.json names."""
+def read_weights(folder: str | Path, expected: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    """The tensors of `folder/model.safetensors`, once its header has been checked against the file's size
+    and against `expected` (every tensor name and shape the config's network has), before any tensor is read.
+    A corrupt, truncated or mismatching file is a one-line UserError."""
+    import struct
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = model_file(folder, WEIGHTS_FILE)
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise UserError(f"{path} is empty or truncated ({size} bytes): re-export or re-download the model")
+        length = struct.unpack("<Q", head)[0]
+        if length > min(size - 8, MAX_HEADER_BYTES):
+            raise UserError(f"{path} is corrupt: its header claims {length:,} bytes in a {size:,}-byte file")
+        try:
+            header = json.loads(f.read(length))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UserError(f"{path} is corrupt: its header is not JSON (not a safetensors file?)") from None
+    if not isinstance(header, dict):
+        raise UserError(f"{path} is corrupt: its header is not a table of tensors")
+    header.pop("__metadata__", None)
+    data = size - 8 - length
+    for name, entry in header.items():
+        try:
+            dtype, shape, (begin, end) = entry["dtype"], [int(d) for d in entry["shape"]], entry["data_offsets"]
+            if dtype not in SAFETENSORS_DTYPES or min(shape, default=0) < 0 or not 0 <= begin <= end <= data:
+                raise ValueError
+            if end - begin != math.prod(shape) * SAFETENSORS_DTYPES[dtype]:
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"{path} is corrupt or truncated: tensor {name!r} does not fit the file") from None
+    missing, unexpected = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
+    if missing or unexpected:
+        what = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+        raise UserError(f"{path} does not match its {CONFIG_FILE}: {what} tensors (weights of another model?)")
+    for name, shape in expected.items():
+        if tuple(header[name]["shape"]) != tuple(shape):
+            raise UserError(f"{path} does not match its {CONFIG_FILE}: {name} is {list(header[name]['shape'])} in the "
+                            f"file, {list(shape)} for the config (a size setting such as z_dim or width differs)")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as err:
+        raise UserError(f"{path} could not be read ({err})") from None
+
+
+def family_of(config: dict[str, Any], folder: str | Path = ""):
+    """The registered ModelFamily an exported model's config.json (in `folder`) names; else a UserError."""
     from core.models import MODELS
 
-    return MODELS.get(config.get("family", "<missing>"))
+    name = config.get("family")
+    if not isinstance(name, str) or name not in MODELS:
+        where = f"{Path(folder) / CONFIG_FILE} " if folder else ""
+        raise UserError(f"{where}names no known model family (family: {name!r}); known: {', '.join(MODELS.names())}")
+    return MODELS.get(name)
 
 
 def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED_DIR, notes: Sequence[str] = ()) -> Path:
@@ -139,8 +217,71 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
         **extra,
     )
     path = folder / "README.md"
-    path.write_text(card)
+    write_text(path, with_model_index(card, name, family.kind, metrics if family.kind == "classifier" else
+                                      [r for r in latest_metrics(name, results_dir) if r["benchmark"] == "quality"]))
     return path
+
+
+# Where a dataset of the suite lives on the Hub (a card's `model-index` names datasets by Hub id); the
+# others are named by the suite's registry name.
+HUB_DATASETS = {"fashion-mnist": "zalando-datasets/fashion_mnist"}
+DATASET_TITLES = {"fashion-mnist": "Fashion-MNIST", "clothing": "Clothing photos (clothing-dataset-small)"}
+QUALITY_METRICS = {"fid": "FID", "kid_mean": "KID", "precision": "precision", "recall": "recall"}
+TASKS = {"generator": ("unconditional-image-generation", "Image generation"),
+         "classifier": ("image-classification", "Image classification")}
+
+
+def eval_results(name: str, kind: str, rows: list[dict[str, Any]]) -> list[Any]:
+    """`huggingface_hub.EvalResult`s for a card's `model-index`, from the model's newest result rows:
+    FID, KID, precision and recall per feature extractor (generators, benchmarks.quality); clean accuracy and
+    robust accuracy per attack and epsilon on all pixels (classifiers, benchmarks.robustness)."""
+    from huggingface_hub import EvalResult
+
+    task_type, task_name = TASKS[kind]
+    results = []
+    def order(row: dict[str, Any]) -> tuple:
+        params = row.get("params") or {}
+        return (row["benchmark"], row["metric"], str(params.get("extractor", "")), str(params.get("attack", "")),
+                float(params.get("epsilon") or 0))
+
+    for row in sorted(rows, key=order):
+        params, value, dataset = row.get("params") or {}, row.get("value"), row["dataset"]
+        common = {"task_type": task_type, "task_name": task_name, "dataset_type": HUB_DATASETS.get(dataset, dataset),
+                  "dataset_name": DATASET_TITLES.get(dataset, dataset), "metric_value": value}
+        if kind == "generator" and row["benchmark"] == "quality" and row["metric"] in QUALITY_METRICS \
+                and params.get("candidate", "trained") == "trained" and "extractor" in params:
+            label = QUALITY_METRICS[row["metric"]]
+            results.append(EvalResult(
+                **common, dataset_split=params.get("reference_split"), metric_type=row["metric"].removesuffix("_mean"),
+                metric_config=params["extractor"],
+                metric_name=f"{label} ({params['extractor']}, {params.get('n_generated', 0):,} samples)"))
+        elif kind == "classifier" and row["benchmark"] == "robustness" and row["metric"] == "accuracy" \
+                and not params.get("mask") and "epsilon" in params:
+            epsilon, attack = float(params["epsilon"]), str(params.get("attack", "?"))
+            if epsilon == 0:
+                if attack != "fgsm":  # every attack measures the same clean accuracy: say it once
+                    continue
+                results.append(EvalResult(**common, dataset_split="test", metric_type="accuracy",
+                                          metric_name=f"clean accuracy ({params.get('n_images', 0):,} images)"))
+            else:
+                results.append(EvalResult(
+                    **common, dataset_split="test", metric_type="robust_accuracy", metric_config=f"{attack}-eps{epsilon:g}",
+                    metric_name=f"robust accuracy ({attack.upper()}, L-inf epsilon {epsilon:g})"))
+    return results
+
+
+def with_model_index(card: str, name: str, kind: str, rows: list[dict[str, Any]]) -> str:
+    """`card` with its metadata re-written by `huggingface_hub.ModelCard`, `model-index` results included."""
+    from huggingface_hub import ModelCard
+
+    parsed = ModelCard(card)
+    if parsed.data.tags:
+        parsed.data.tags = list(dict.fromkeys(parsed.data.tags))  # "gan" is the family and the kind
+    results = eval_results(name, kind, rows)
+    if results:
+        parsed.data.model_name = name
+        parsed.data.eval_results = results
+    return str(parsed)
 
 
 ARCH_DESCRIPTIONS = {
@@ -237,10 +378,7 @@ def robustness_table(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 def latest_metrics(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:
     """`model`'s successful rows from the newest run of each benchmark (core.report.latest), sorted."""
     results_dir = Path(results_dir)
-    try:
-        rows = read_rows(results_dir) if results_dir.is_dir() else []
-    except ValueError as err:  # a damaged results file: say which line
-        raise UserError(str(err)) from None
+    rows = read_rows(results_dir) if results_dir.is_dir() else []  # a damaged line is skipped with a warning
     mine = [row for row in latest(rows) if row["model"] == model and row.get("error") is None and row["value"] is not None]
     return sorted(mine, key=lambda r: (r["benchmark"], r["metric"], r["device"], json.dumps(r.get("params") or {}, sort_keys=True)))
 

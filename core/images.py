@@ -9,6 +9,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.errors import UserError
+from core.files import atomic_path
+
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+MAX_OUTPUT_PIXELS = 50_000_000  # a written image (grid times scale): 7,000 px square
+
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[N, C, H, W] floats in [-1, 1] -> [N, H, W, C] uint8."""
@@ -19,7 +25,9 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2) -> np.ndarray:
     """[N, H, W, C] uint8 -> one [H', W', C] uint8 image, `nrow` images per row."""
     n, h, w, c = images.shape
-    nrow = nrow or math.ceil(math.sqrt(n))
+    if nrow is not None and nrow < 1:
+        raise UserError(f"images per row must be at least 1, got {nrow}")
+    nrow = min(nrow or math.ceil(math.sqrt(n)), max(n, 1))  # never wider than the images there are
     rows = math.ceil(n / nrow)
     grid = np.zeros((rows * (h + padding) + padding, nrow * (w + padding) + padding, c), dtype=np.uint8)
     for i, image in enumerate(images):
@@ -34,11 +42,22 @@ def to_pil(image: np.ndarray) -> Image.Image:
 
 
 def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
-    """Write [H, W, C] uint8 as PNG, optionally enlarged (nearest) for small images."""
+    """Write [H, W, C] uint8 as PNG (or JPEG / WebP, by the suffix), optionally enlarged (nearest) for small
+    images, atomically. A directory, an unknown suffix or an image over MAX_OUTPUT_PIXELS is a UserError."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder: give a file name such as {path / 'samples.png'}")
+    if path.suffix.lower() not in IMAGE_FORMATS:
+        raise UserError(f"cannot write {path.name!r}: use one of {', '.join(IMAGE_FORMATS)}")
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise UserError(f"scale must be a whole number >= 1, got {scale!r}")
+    height, width = image.shape[0] * scale, image.shape[1] * scale
+    if height * width > MAX_OUTPUT_PIXELS:
+        raise UserError(f"a {width:,} x {height:,} px image is too large to write (limit {MAX_OUTPUT_PIXELS:,} "
+                        "pixels): lower the scale or the number of images")
     pil = to_pil(image)
     if scale > 1:
-        pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
-    pil.save(path)
+        pil = pil.resize((width, height), Image.NEAREST)
+    with atomic_path(path) as tmp:
+        pil.save(tmp, format=IMAGE_FORMATS[path.suffix.lower()])
     return path

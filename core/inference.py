@@ -15,6 +15,7 @@ global RNG. What a generator takes besides z is what its family declares
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -24,22 +25,24 @@ import torch
 from torch import nn
 
 from core.errors import UserError
-from core.hub import read_config
+from core.hub import CONFIG_FILE, family_of, read_config, read_weights
 from core.images import to_uint8
 from core.models import MODELS, ModelFamily
 from core.paths import PRETRAINED_DIR
+from core.validation import check_seed, whole_number
 
 LabelSpec = int | str | Sequence[int | str] | None
 MAX_CODE = 3.0  # how far past the training range [-1, 1] a continuous code may be pushed
 # infoGAN codes: {"categorical": value (int), "continuous": [values in about [-2, 2]]}; a part left out is drawn
 CodeSpec = dict | None
+MAX_IMAGES = 4096  # images in one call of a pipeline
 
 
 class GeneratorPipeline:
     """A loaded generator plus seeding, label and code handling and uint8 conversion."""
 
     def __init__(self, generator: nn.Module, source: str = "", device: str | torch.device | None = None):
-        self.device = torch.device(device) if device else default_device()
+        self.device = resolve_device(device)
         self.generator = generator.eval().requires_grad_(False).to(self.device)
         self.source = source
         self.family: ModelFamily = network_family(generator)
@@ -70,7 +73,7 @@ class GeneratorPipeline:
 
     def latents(self, n: int, seed: int = 0) -> torch.Tensor:
         """[n, z_dim] standard-normal latents, identical for a seed on every device."""
-        rng = torch.Generator().manual_seed(int(seed))
+        rng = torch.Generator().manual_seed(check_seed(seed))
         return torch.randn(n, self.z_dim, generator=rng)
 
     def labels(self, labels: LabelSpec, n: int) -> torch.Tensor | None:
@@ -115,7 +118,7 @@ class GeneratorPipeline:
         if unknown:
             raise UserError(f"unknown code kind(s) {unknown}; an infoGAN takes 'categorical' and 'continuous'")
         # Drawn from a stream of their own, so fixing one code never changes the others' draw, nor z.
-        prior = self.draw_codes(n, torch.Generator().manual_seed(int(seed) + 1))
+        prior = self.draw_codes(n, torch.Generator().manual_seed(check_seed(seed) + 1))
         categorical = prior[:, : self.categorical_codes].argmax(1) if self.categorical_codes else None
         continuous = prior[:, self.categorical_codes :]
         if spec.get("categorical") is not None:
@@ -172,14 +175,12 @@ class GeneratorPipeline:
     def sample(self, n: int, seed: int = 0, labels: LabelSpec = None, codes: CodeSpec = None) -> np.ndarray:
         """`n` images [n, H, W, C] uint8 for `seed`; labels: class id(s) or name(s), default cycles classes;
         codes (infoGAN): see `codes`, default drawn from the prior."""
-        if n < 1:
-            raise UserError(f"number of images must be at least 1, got {n}")
+        n = whole_number(n, "number of images", 1, MAX_IMAGES)
         return self.generate(self.latents(n, seed), self.labels(labels, n), self.codes(codes, n, seed))
 
     def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: int | str | None = None) -> np.ndarray:
         """A latent walk [steps, H, W, C] uint8 from seed_a's latent to seed_b's (spherical interpolation)."""
-        if steps < 2:
-            raise UserError("an interpolation needs at least 2 steps")
+        steps = whole_number(steps, "interpolation steps", 2, MAX_IMAGES)
         z = slerp(self.latents(1, seed_a)[0], self.latents(1, seed_b)[0], torch.linspace(0, 1, steps))
         labels = self.labels(label if label is not None else 0, steps) if self.num_classes else None
         return self.generate(z, labels, self.codes(None, 1, seed_a).expand(steps, -1) if self.code_dim else None)
@@ -301,7 +302,7 @@ class ClassifierPipeline:
     """A loaded classifier: images in (uint8 or [0, 1] floats, any batch layout), probabilities or features out."""
 
     def __init__(self, classifier: nn.Module, source: str = "", device: str | torch.device | None = None):
-        self.device = torch.device(device) if device else default_device()
+        self.device = resolve_device(device)
         self.classifier = classifier.eval().requires_grad_(False).to(self.device)
         self.source = source
         config = classifier.config
@@ -375,16 +376,28 @@ def load_network(source: str | Path, kind: str) -> nn.Module:
 
     The network's `family` attribute names the family it was exported as (networks shared by
     several families of the collection do not know it by their class).
+    Nothing in the folder is trusted: config.json parses into the family's typed config (types,
+    ranges, the family's size limit, checked on the meta device), and the weights' names and shapes
+    are checked against that config before a tensor is read. Any fault is a one-line UserError.
     """
     folder = resolve_source(source)
     config = read_config(folder)
-    family = MODELS.get(config.get("family", "<missing>"))
+    family = family_of(config, folder)
     if family.kind != kind:
         pipeline = "ClassifierPipeline" if family.kind == "classifier" else "GeneratorPipeline"
         raise UserError(f"{source} is a {family.kind}, not a {kind}: load it with {pipeline}")
-    network = family.exported_class.from_pretrained(str(folder), strict=True, map_location="cpu")
+    try:
+        typed = family.make_config(**{key: value for key, value in config.items() if key != "family"})
+    except UserError as err:
+        raise UserError(f"{folder / CONFIG_FILE}: {err}") from None
+    with torch.device("meta"):
+        shapes = {name: tuple(t.shape) for name, t in family.exported_class(typed).state_dict().items()}
+    weights = read_weights(folder, shapes)
+    network = family.exported_class(typed)
+    network.load_state_dict(weights, strict=True)
     network.family = family.name
     return network
+
 
 
 def network_family(network: nn.Module) -> ModelFamily:
@@ -399,11 +412,26 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def resolve_device(name: str) -> torch.device:
-    """`name` ("cpu", "cuda", "cuda:1") as a device; asking for CUDA on a machine without it is a UserError."""
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("CUDA is not available on this machine; use --device cpu")
-    return torch.device(name)
+def resolve_device(name: str | torch.device | None) -> torch.device:
+    """`name` ("cpu", "cuda", "cuda:1"; None: cuda if available) as a device that exists on this machine;
+    anything else (an unknown name, CUDA without a GPU, a GPU index past the last) is a UserError."""
+    if name is None or name == "":
+        return default_device()
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise UserError(f"unknown device {str(name)!r}: use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("CUDA is not available on this machine; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"there is no {device}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0 ...")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise UserError("MPS is not available on this machine; use --device cpu")
+    elif device.type != "cpu":
+        raise UserError(f"unsupported device {str(name)!r}: use cpu, cuda or cuda:N")
+    return device
 
 
 def resolve_source(source: str | Path) -> Path:
@@ -433,7 +461,11 @@ def list_models(root: str | Path = PRETRAINED_DIR, family: str | None = None, ki
         return []
     names = []
     for folder in sorted(p for p in root.iterdir() if (p / "config.json").is_file()):
-        name = read_config(folder).get("family")
+        try:
+            name = read_config(folder).get("family")
+        except UserError as err:  # one damaged folder must not hide the others
+            warnings.warn(f"skipped {folder.name}: {err}", stacklevel=2)
+            continue
         if family is not None and name != family:
             continue
         if kind is not None and (name not in MODELS or MODELS.get(name).kind != kind):

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
 # Display order; benchmarks not listed follow in order of appearance.
-BENCHMARKS = ("quality", "throughput", "collection", "timeline", "robustness", "memory")
+BENCHMARKS = ("quality", "throughput", "collection", "timeline", "robustness", "memory", "serving")
 TITLES = {
     "quality": "Quality: FID, KID, precision, recall",
     "throughput": "Throughput: training and generation speed",
@@ -41,7 +41,13 @@ TITLES = {
     "timeline": "Training timelines: quality of the snapshots",
     "robustness": "Robustness: accuracy under attack",
     "memory": "Memory: peak memory and speed by resolution",
+    "serving": "Serving: each Space's main endpoint under load",
 }
+# The Spaces' main endpoints as first measured (2026-11, 2-core CPU, before batching): calls/s with 16
+# clients. Targets: no errors, one-client p95 <= 150 ms, 16 clients >= 3x these calls/s with p95 < 1 s.
+SERVING_BEFORE = {"dcgan": 12.3, "robustness": 10.1, "cocogan": 18.7}
+SERVING_TARGET_P95_MS = 150.0
+SERVING_TARGET_SPEEDUP = 3.0
 # The classic collection, in table order (core.models.COLLECTION; this module stays free of torch).
 COLLECTION_FAMILIES = ("gan", "cgan", "acgan", "infogan", "wgan", "wgan-gp", "dragan", "lsgan", "began", "ebgan")
 # The reference collection's own code (pytorch-generative-model-collections), run once on the 2-core CPU
@@ -102,9 +108,10 @@ ROLE_COLORS = {"model": "#4C78A8", "baseline": "#BAB0AC"}
 # --- reading ---
 
 
-def load_rows(folder: str | Path) -> list[dict[str, Any]]:
-    """Every row of every *.jsonl file in `folder` (none when it does not exist); a malformed line is a ValueError."""
-    return read_rows(folder) if Path(folder).is_dir() else []
+def load_rows(folder: str | Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every row of every *.jsonl file in `folder` (none when it does not exist); a malformed line is skipped
+    with a warning, and its message added to `problems` when given."""
+    return read_rows(folder, problems) if Path(folder).is_dir() else []
 
 
 def folder_stamp(folder: str | Path) -> tuple[tuple[str, int, int], ...]:
@@ -180,17 +187,20 @@ def _measurement(row: dict[str, Any]) -> tuple:
 
 
 def latest(rows: Iterable[dict[str, Any]], benchmark: str | None = None) -> list[dict[str, Any]]:
-    """For each benchmark (or only `benchmark`) and kind of device, the rows of its newest run, one per measurement.
+    """For each benchmark (or only `benchmark`), kind of device and model, the rows of the newest run that
+    measured that model, one per measurement.
 
     A run is the rows sharing a run id (`row["run"]`; rows without one, written by
     a benchmark module run on its own, count as one run); the newest run has the
     newest timestamp. A measurement repeated within that run keeps its newest row.
-    Runs on a GPU and on a CPU do not replace each other: `make bench` on a laptop
-    keeps the GPU rows someone committed, and the other way round. The benchmarks
-    that train (`SCENARIO_KEYS`: collection, timeline) keep the newest row of each
-    scenario instead, so re-running one family does not hide the others.
+    Each model's figures come from one run, so a chart never mixes runs, and a run
+    interrupted after some models replaces only those: the others keep their newest
+    complete measurement. Runs on a GPU and on a CPU do not replace each other: `make
+    bench` on a laptop keeps the GPU rows someone committed, and the other way round.
+    The benchmarks that train (`SCENARIO_KEYS`: collection, timeline) keep the newest
+    row of each scenario instead, so re-running one family does not hide the others.
     """
-    runs: dict[tuple[str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    runs: dict[tuple[str, str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     scenarios: dict[tuple, dict] = {}
     for row in rows:
         if benchmark is not None and row["benchmark"] != benchmark:
@@ -202,7 +212,7 @@ def latest(rows: Iterable[dict[str, Any]], benchmark: str | None = None) -> list
             if key not in scenarios or _when(row) >= _when(scenarios[key]):
                 scenarios[key] = row
             continue
-        runs[row["benchmark"], device_kind(row["device"])][row.get("run") or ""].append(row)
+        runs[row["benchmark"], device_kind(row["device"]), row["model"]][row.get("run") or ""].append(row)
     kept = list(scenarios.values())
     for by_run in runs.values():
         # Ties (same newest timestamp) go to the larger run id
@@ -291,6 +301,12 @@ def _integers(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     return frame
 
 
+def _scalar(value: Any) -> Any:
+    """A param as a table cell: numbers, text, booleans and None as they are; a list or mapping (a row edited by
+    hand, or a benchmark's list-valued setting) as its JSON text, so a frame never holds unhashable cells."""
+    return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value, default=str)
+
+
 def leaderboard_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Quality leaderboard: one row per dataset x model x protocol, metrics as columns, best FID first.
 
@@ -305,21 +321,21 @@ def leaderboard_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
             continue
         params = row.get("params") or {}
         protocol = {
-            "n_real": params.get("n_real"),
-            "n_generated": params.get("n_generated"),
-            "split": params.get("reference_split"),
-            "seed": params.get("seed"),
-            "profile": params.get("profile"),
+            "n_real": _scalar(params.get("n_real")),
+            "n_generated": _scalar(params.get("n_generated")),
+            "split": _scalar(params.get("reference_split")),
+            "seed": _scalar(params.get("seed")),
+            "profile": _scalar(params.get("profile")),
             "device": row["device"],
         }
-        key = (row["dataset"], row["model"], params.get("extractor", ""), *map(str, protocol.values()))
+        key = (row["dataset"], row["model"], _scalar(params.get("extractor", "")), *map(str, protocol.values()))
         entry = entries.setdefault(
             key,
             {
                 "dataset": row["dataset"],
                 "model": row["model"],
                 "role": _role(row),
-                "extractor": params.get("extractor", ""),
+                "extractor": _scalar(params.get("extractor", "")),
             },
         )
         entry[QUALITY_METRICS.get(row["metric"], (row["metric"],))[0]] = row["value"]
@@ -367,7 +383,7 @@ def quality_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     error_bar (the KID standard deviation on KID rows), lower_is_better, n_real, n_generated."""
     rows = [row for row in rows if row["benchmark"] == "quality" and row.get("error") is None]
     kid_std = {
-        (row["dataset"], row["model"], (row.get("params") or {}).get("extractor", "")): row["value"]
+        (row["dataset"], row["model"], _scalar((row.get("params") or {}).get("extractor", ""))): row["value"]
         for row in rows
         if row["metric"] == "kid_std"
     }
@@ -377,7 +393,7 @@ def quality_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
             continue
         params = row.get("params") or {}
         label, lower = QUALITY_METRICS.get(row["metric"], (row["metric"], True))
-        extractor = params.get("extractor", "")
+        extractor = _scalar(params.get("extractor", ""))
         records.append(
             {
                 "dataset": row["dataset"],
@@ -391,8 +407,8 @@ def quality_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
                 if row["metric"] == "kid_mean"
                 else None,
                 "lower_is_better": lower,
-                "n_real": params.get("n_real"),
-                "n_generated": params.get("n_generated"),
+                "n_real": _scalar(params.get("n_real")),
+                "n_generated": _scalar(params.get("n_generated")),
             }
         )
     columns = [
@@ -425,12 +441,12 @@ def robustness_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
             {
                 "model": row["model"],
                 "dataset": row["dataset"],
-                "attack": params.get("attack", ""),
+                "attack": _scalar(params.get("attack", "")),
                 "mask": mask,
                 "pixels": MASK_LABELS[mask],
                 "epsilon": float(params.get("epsilon", math.nan)),
                 "accuracy": accuracy,
-                "n_images": params.get("n_images"),
+                "n_images": _scalar(params.get("n_images")),
                 "data": row.get("data", ""),
             }
         )
@@ -474,8 +490,8 @@ def throughput_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
             "label": THROUGHPUT_METRICS.get(row["metric"], f"{row['metric']} ({row.get('unit', '')})"),
             "value": row["value"],
             "unit": row.get("unit", ""),
-            "batch_size": (row.get("params") or {}).get("batch_size"),
-            "precision": (row.get("params") or {}).get("precision"),
+            "batch_size": _scalar((row.get("params") or {}).get("batch_size")),
+            "precision": _scalar((row.get("params") or {}).get("precision")),
         }
         for row in rows
         if row["benchmark"] == "throughput" and row.get("error") is None
@@ -503,8 +519,8 @@ def memory_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
             {
                 "model": row["model"],
                 "device": row["device"],
-                "resolution": params.get("resolution"),
-                "batch_size": params.get("batch_size"),
+                "resolution": _scalar(params.get("resolution")),
+                "batch_size": _scalar(params.get("batch_size")),
                 "metric": row["metric"],
                 "label": MEMORY_METRICS.get(row["metric"], row["metric"]),
                 "value": row["value"],
@@ -866,7 +882,31 @@ def _generic_section(rows: list[dict[str, Any]]) -> list[str]:
     return [""] + _table(["model", "dataset", "metric", "value", "unit"], lines) if lines else []
 
 
+def _serving_section(rows: list[dict[str, Any]]) -> list[str]:
+    cells: dict[tuple[str, int], dict[str, float]] = {}
+    for row in rows:
+        if row.get("error") is None and row["value"] is not None:
+            cells.setdefault((row["model"], int((row.get("params") or {}).get("clients", 0))), {})[row["metric"]] = row["value"]
+    lines = []
+    for (space, clients), m in sorted(cells.items()):
+        before = SERVING_BEFORE.get(space)
+        if clients == 1:
+            target = f"p95 <= {SERVING_TARGET_P95_MS:.0f} ms"
+        else:
+            target = f">= {SERVING_TARGET_SPEEDUP * before:.1f} calls/s, p95 < 1 s" if before else "p95 < 1 s"
+        lines.append([space, clients, _fmt(m.get("latency_ms_p50"), "{:.0f}"), _fmt(m.get("latency_ms_p95"), "{:.0f}"),
+                      _fmt(m.get("calls_per_s"), "{:.1f}"), _fmt(m.get("errors"), "{:.0f}"),
+                      _fmt(m.get("temp_dir_mb"), "{:.1f}"), target])
+    header = ["Space", "clients", "p50 ms", "p95 ms", "calls/s", "errors", "cache MB", "target"]
+    return [""] + _table(header, lines) if lines else []
+
+
+def _fmt(value: float | None, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
+
+
 SECTIONS = {
+    "serving": _serving_section,
     "quality": _quality_section,
     "throughput": _throughput_section,
     "collection": _collection_section,

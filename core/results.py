@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import tomllib
+import warnings
 from collections.abc import Iterable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -133,34 +134,90 @@ REQUIRED_FIELDS = frozenset(f.name for f in fields(Row) if f.default is MISSING 
 
 
 def append_rows(rows: Iterable[Row], path: str | Path) -> Path:
-    """Append `rows` to the JSON-lines file `path` (created with its folders)."""
+    """Append `rows` to the JSON-lines file `path` (created with its folders).
+
+    One write of the whole text, then fsync. If an earlier append was cut short (a kill mid-write left a
+    last line without its newline), that torn line is cut off first, with a warning: the file stays
+    one valid row per line.
+    """
     path = Path(path)
-    # One write of the whole text, then fsync: a crash cannot leave half a line behind.
     text = "".join(json.dumps(row.to_dict(), allow_nan=False) + "\n" for row in rows)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(text)
+    with open(path, "a+b") as f:
+        _cut_torn_tail(f, path)
+        f.write(text.encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
     return path
 
 
-def read_rows(path_or_dir: str | Path) -> list[dict[str, Any]]:
-    """Rows of one .jsonl file, or of every *.jsonl file in a folder, as dicts."""
+def _cut_torn_tail(f, path: Path) -> None:
+    """Truncate `f` (opened a+b) after its last newline when it does not end with one."""
+    size = f.seek(0, os.SEEK_END)
+    if not size:
+        return
+    f.seek(size - 1)
+    if f.read(1) == b"\n":
+        return
+    end = size
+    while end > 0:  # back to the last newline, a block at a time
+        start = max(0, end - 65536)
+        f.seek(start)
+        block = f.read(end - start)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            end = start + cut + 1
+            break
+        end = start
+    warnings.warn(f"{path}: cut off a torn last line ({size - end} bytes) left by an interrupted write", stacklevel=3)
+    f.truncate(end)
+    f.seek(0, os.SEEK_END)
+
+
+def read_rows(path_or_dir: str | Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of one .jsonl file, or of every *.jsonl file in a folder, as dicts.
+
+    A line that is not a valid row (torn by a kill, edited by hand, of the wrong types) is skipped with a
+    warning naming the file and line; `problems`, when given, collects those messages for a UI to show.
+    """
     path = Path(path_or_dir)
     files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
     rows = []
     for file in files:
-        with open(file, encoding="utf-8") as f:
+        with open(file, encoding="utf-8", errors="replace") as f:
             for number, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{file}, line {number}: not valid JSON ({err.msg})") from None
-                if not isinstance(row, dict) or not REQUIRED_FIELDS <= row.keys():
-                    missing = sorted(REQUIRED_FIELDS - row.keys()) if isinstance(row, dict) else "all"
-                    raise ValueError(f"{file}, line {number}: not a result row (missing fields: {missing})")
-                rows.append(row)
+                problem = _row_problem(line)
+                if problem is None:
+                    rows.append(json.loads(line))
+                    continue
+                message = f"{file}, line {number}: skipped, {problem}"
+                warnings.warn(message, stacklevel=2)
+                if problems is not None:
+                    problems.append(message)
     return rows
+
+
+# a row's fields and the types a reader may rely on
+ROW_TYPES: dict[str, tuple[type, ...]] = {
+    "benchmark": (str,), "model": (str,), "dataset": (str,), "metric": (str,), "unit": (str,), "device": (str,),
+    "value": (int, float, type(None)), "params": (dict,), "data": (str,), "error": (str, type(None)),
+}
+
+
+def _row_problem(line: str) -> str | None:
+    """Why `line` is not a result row, or None when it is one."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        return f"not valid JSON ({err.msg})"
+    if not isinstance(row, dict):
+        return "not a result row (not a JSON object)"
+    missing = sorted(REQUIRED_FIELDS - row.keys())
+    if missing:
+        return f"not a result row (missing fields: {missing})"
+    for key, types in ROW_TYPES.items():
+        if key in row and (not isinstance(row[key], types) or isinstance(row[key], bool)):
+            return f"not a result row ({key} is {type(row[key]).__name__})"
+    return None

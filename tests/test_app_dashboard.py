@@ -225,8 +225,9 @@ def test_unreadable_sources_are_one_error_message(monkeypatch: pytest.MonkeyPatc
     assert "is neither an existing folder nor a Hub dataset repo id" in at.error[0].value
 
     (tmp_path / "quality.jsonl").write_text("{broken\n")
-    at = run_app(monkeypatch, str(tmp_path))
-    assert "quality.jsonl, line 1: not valid JSON" in at.error[0].value
+    at = run_app(monkeypatch, str(tmp_path))  # a torn line is skipped and said, the page still renders
+    assert not at.exception and not at.error and at.title
+    assert "quality.jsonl, line 1: skipped, not valid JSON" in at.warning[0].value
 
 
 def test_the_collection_page_shows_the_families_their_timelines_and_the_reference(
@@ -269,3 +270,24 @@ def test_the_collection_page_says_what_to_run_when_empty(monkeypatch: pytest.Mon
     assert [info.value.split(":")[0] for info in at.info] == [
         "No collection results yet", "No timeline results yet", "No collection results yet"]
     assert any("--only collection" in caption.value for caption in at.caption)
+
+
+def test_hostile_result_files_leave_every_page_standing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A torn line, a row with list-typed params and a truncated sample grid: each page still renders, says
+    what it skipped, and no visitor sees a traceback."""
+    folder = results_folder(tmp_path)
+    hostile = row("quality", "odd-model", "fid", 5.0, params={"role": "model", "extractor": ["a", "b"],
+                                                                "n_real": [1, 2], "seed": {"x": 1}})
+    with (folder / "quality.jsonl").open("a") as f:
+        f.write(json.dumps(hostile) + "\n" + '{"benchmark": "quality", "mo')  # then a kill mid-append
+    grid = folder / "samples" / "torn-model.png"
+    Image.new("L", (200, 200), 7).save(grid)
+    grid.write_bytes(grid.read_bytes()[:100])
+    at = run_app(monkeypatch, str(folder))
+    assert at.title[0].value == "Leaderboard" and "odd-model" in list(at.dataframe[0].value["model"])
+    assert any("line 18: skipped, not valid JSON" in w.value for w in at.warning)
+    for page, title in PAGES.items():
+        at.switch_page(page).run()
+        assert not at.exception and at.title[0].value == title, page
+    assert any("torn-model.png" in w.value for w in at.warning)  # the samples page names the unreadable grid
+    assert len(at.get("image")) == 1  # the readable grid is still shown

@@ -229,5 +229,42 @@ def test_space_over_http(offline: None, models: dict, tmp_path: Path, free_port:
 
         with pytest.raises(AppError, match="unknown class 'y'; known: a, b, c"):
             client.predict("dcgan-gray", "y", 0, 4, api_name="/generate")
+        # hostile API inputs: each a one-line message, never Gradio's opaque error, nothing rounded
+        for seed, message in ((1.5, "seed must be a whole number from 0 to"), ("abc", "seed must be a whole number"),
+                              (None, "seed must be a whole number"), ("NaN", "seed must be a whole number"),
+                              (-1, "seed must be a whole number from 0 to"), (2**64, "seed must be a whole number")):
+            with pytest.raises(AppError, match=message):
+                client.predict("dcgan-gray", lab.ALL_CLASSES, seed, 4, api_name="/generate")
+        with pytest.raises(AppError, match="a latent walk keeps one class: pick one of a, b, c"):
+            client.predict("dcgan-gray", lab.ALL_CLASSES, 0, 1, 6, api_name="/interpolate")
+        assert client.predict("dcgan-gray", lab.ALL_CLASSES, 3.0, 2, api_name="/generate")  # 3.0 is seed 3
     finally:
         demo.close()
+
+
+def test_the_space_starts_with_the_models_that_load_and_names_the_others(models: dict, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One damaged folder or unreachable Hub id among good models once stopped the Space at start-up."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    broken = {}
+    for name, text in (("bad-json", "{x"), ("a-list", "[]")):
+        shutil.copytree(models["dcgan-gray"], tmp_path / name)
+        (tmp_path / name / "config.json").write_text(text)
+        broken[name] = str(tmp_path / name)
+    shutil.copytree(models["dcgan-gray"], tmp_path / "bad-training")
+    (tmp_path / "bad-training" / "training.json").write_text("{oops")  # the model still loads; its caption says less
+    app = importlib.import_module("apps.dcgan.app")
+    sources = {**broken, "someone/unreachable": "someone/unreachable", "bad-training": str(tmp_path / "bad-training"),
+               **models}
+    demo = app.build_demo(sources)
+    dropdown = next(b for b in demo.blocks.values() if getattr(b, "label", None) == "Model")
+    assert [choice[0] for choice in dropdown.choices] == ["bad-training", *models]
+    note = next(b.value for b in demo.blocks.values() if isinstance(b.value, str) and "Not loaded" in b.value)
+    assert all(f"`{name}`" in note for name in (*broken, "someone/unreachable"))
+    assert "not valid JSON" in note and "must hold a JSON object" in note and "Hub could not provide it" in note
+    # and from a folder of models (MODEL_SOURCE), where a broken config once stopped the listing itself
+    monkeypatch.setenv("MODEL_SOURCE", str(tmp_path))
+    with pytest.warns(UserWarning, match="skipped bad-json"):
+        listed = lab.available_models()
+    assert "bad-json" not in listed and "bad-training" in listed

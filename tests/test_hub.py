@@ -116,16 +116,42 @@ def test_space_sdk_comes_from_the_front_matter(tmp_path) -> None:
         space_sdk(tmp_path / "missing")
 
 
-def test_a_damaged_results_file_is_named_not_a_traceback(tmp_path) -> None:
+def test_a_damaged_results_line_is_named_and_skipped(tmp_path) -> None:
     from core.hub import latest_metrics
 
     (tmp_path / "throughput.jsonl").write_text('{"benchmark": "throughput"\n')
-    with pytest.raises(UserError, match=r"throughput.jsonl, line 1: not valid JSON"):
-        latest_metrics("dcgan-test", tmp_path)
+    with pytest.warns(UserWarning, match=r"throughput.jsonl, line 1: skipped, not valid JSON"):
+        assert latest_metrics("dcgan-test", tmp_path) == []
     assert latest_metrics("dcgan-test", tmp_path / "no-results-yet") == []
 
 
 SHIPPED = sorted(p for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_card_carries_its_newest_results_as_a_model_index(folder: Path) -> None:
+    """The Hub reads a card's metrics from `model-index`: every shipped card has one, written through
+    huggingface_hub's card classes, and its figures are the newest result rows of that model."""
+    from huggingface_hub import ModelCard
+
+    from core.hub import latest_metrics
+
+    card = ModelCard.load(folder / "README.md")
+    results = card.data.eval_results or []
+    kind = json.loads((folder / "config.json").read_text())["family"]
+    rows = latest_metrics(folder.name)
+    if kind == "classifier":
+        expected = {("accuracy" if r["params"]["epsilon"] == 0 else "robust_accuracy",
+                     "" if r["params"]["epsilon"] == 0 else f"{r['params']['attack']}-eps{float(r['params']['epsilon']):g}"):
+                    r["value"] for r in rows if r["benchmark"] == "robustness" and r["metric"] == "accuracy"
+                    and not r["params"]["mask"] and (r["params"]["epsilon"] > 0 or r["params"]["attack"] == "fgsm")}
+    else:
+        expected = {(r["metric"].removesuffix("_mean"), r["params"]["extractor"]): r["value"] for r in rows
+                    if r["benchmark"] == "quality" and r["metric"] in ("fid", "kid_mean", "precision", "recall")}
+    assert expected, f"{folder.name} has no results to carry"
+    found = {(r.metric_type, r.metric_config or ""): r.metric_value for r in results}
+    assert found == expected
+    assert card.data.model_name == folder.name and card.data.library_name == "fashion-gan-lab"
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)

@@ -106,14 +106,36 @@ def test_load_rows_reads_every_file_and_skips_blank_lines(tmp_path: Path) -> Non
     assert report.load_rows(tmp_path / "missing") == []
 
 
-def test_load_rows_names_file_and_line_of_a_malformed_row(tmp_path: Path) -> None:
+def test_load_rows_skips_a_malformed_row_naming_file_and_line(tmp_path: Path) -> None:
     good = json.dumps(row("throughput", "m", "train_images_per_s", 1.0))
     (tmp_path / "throughput.jsonl").write_text(f"{good}\n\n{{not json\n")
-    with pytest.raises(ValueError, match=r"throughput\.jsonl, line 3: not valid JSON"):
-        report.load_rows(tmp_path)
+    problems: list[str] = []
+    with pytest.warns(UserWarning, match=r"throughput\.jsonl, line 3: skipped, not valid JSON"):
+        assert [r["value"] for r in report.load_rows(tmp_path, problems)] == [1.0]
+    assert len(problems) == 1
     (tmp_path / "throughput.jsonl").write_text(f'{good}\n{{"benchmark": "throughput"}}\n')
-    with pytest.raises(ValueError, match=r"throughput\.jsonl, line 2: not a result row \(missing fields: \['dataset', 'device'"):
-        report.load_rows(tmp_path)
+    with pytest.warns(UserWarning, match=r"line 2: skipped, not a result row \(missing fields: \['dataset', 'device'"):
+        assert len(report.load_rows(tmp_path)) == 1
+    wrong_types = dict(json.loads(good), params=["a"], value="3")
+    (tmp_path / "throughput.jsonl").write_text(f"{good}\n{json.dumps(wrong_types)}\n")
+    with pytest.warns(UserWarning, match=r"line 2: skipped, not a result row \(value is str\)"):
+        assert len(report.load_rows(tmp_path)) == 1
+
+
+def test_an_append_after_a_torn_one_repairs_the_file(tmp_path: Path) -> None:
+    """A kill mid-append leaves a last line without its newline; the next append cuts it off, so the file is
+    whole rows again, and every reader sees every complete row."""
+    from core.results import Row, append_rows, read_rows
+
+    path = tmp_path / "quality.jsonl"
+    first = Row("quality", "a", "fashion-mnist", "fid", 1.0, "", "cpu", {}, "")
+    append_rows([first], path)
+    with path.open("a") as f:
+        f.write('{"benchmark": "quality", "model": "b", "data')  # torn
+    with pytest.warns(UserWarning, match="torn last line"):
+        append_rows([Row("quality", "c", "fashion-mnist", "fid", 3.0, "", "cpu", {}, "")], path)
+    assert [r["model"] for r in read_rows(path)] == ["a", "c"]
+    assert path.read_text().count("\n") == 2
 
 
 def test_report_does_not_import_torch() -> None:
@@ -162,6 +184,19 @@ def test_latest_keeps_only_the_newest_run_of_each_benchmark() -> None:
     assert [r["value"] for r in kept if r["benchmark"] == "robustness"] == [0.8]
     assert report.latest(rows, "throughput") == [r for r in kept if r["benchmark"] == "throughput"]
     assert report.latest(kept) == kept  # idempotent: summary_markdown may be given either
+
+
+def test_an_interrupted_run_replaces_only_the_models_it_measured() -> None:
+    """A `make bench` killed after two of four models is the newest run, but the other two keep their figures
+    from the last run that measured them, and each model's figures come from one run only."""
+    def fid(model: str, value: float, run: str, day: int, n: int = 4443) -> dict[str, Any]:
+        return quality(model, "fid", value, run=run, timestamp=f"2026-11-{day:02d}T10:00:00+00:00") | {
+            "params": {"n_generated": n}}
+
+    full = [fid(m, v, "full", 20) for m, v in (("a", 1.0), ("b", 2.0), ("c", 3.0), ("d", 4.0))]
+    cut = [fid("a", 1.5, "cut", 21, n=1000), fid("b", 2.5, "cut", 21, n=1000)]
+    kept = {r["model"]: (r["value"], r["run"]) for r in report.latest(full + cut)}
+    assert kept == {"a": (1.5, "cut"), "b": (2.5, "cut"), "c": (3.0, "full"), "d": (4.0, "full")}
 
 
 def test_latest_keeps_the_newest_row_of_a_measurement_repeated_in_one_run() -> None:

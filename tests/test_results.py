@@ -53,16 +53,16 @@ def test_read_rows_of_a_folder_skips_blank_lines(tmp_path: Path) -> None:
     assert [row["benchmark"] for row in read_rows(tmp_path)] == ["a", "b"]
 
 
-def test_a_corrupt_line_is_named(tmp_path: Path) -> None:
+def test_a_corrupt_line_is_named_and_skipped(tmp_path: Path) -> None:
     path = tmp_path / "throughput.jsonl"
     append_rows([make_row()], path)
     with open(path, "a") as f:
         f.write('{"benchmark": "throughput", "val\n')
-    with pytest.raises(ValueError, match=r"throughput\.jsonl, line 2: not valid JSON"):
-        read_rows(path)
+    with pytest.warns(UserWarning, match=r"throughput\.jsonl, line 2: skipped, not valid JSON"):
+        assert len(read_rows(path)) == 1
     path.write_text('{"benchmark": "throughput"}\n')
-    with pytest.raises(ValueError, match=r"line 1: not a result row \(missing fields: \[.dataset., .device."):
-        read_rows(path)
+    with pytest.warns(UserWarning, match=r"line 1: skipped, not a result row \(missing fields: \[.dataset., .device."):
+        assert read_rows(path) == []
 
 
 def test_an_unwritable_row_writes_nothing(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ import gradio as gr
 from PIL import Image
 
 from core import cocogan_demo as lab
-from core.demo import friendly
+from core.demo import broken_note, friendly, split_loadable
+from core.demos.components import blocks, launch, whole_number_box
 from core.errors import UserError
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"  # shipped with the Space
@@ -43,6 +44,7 @@ def cells_info(cells: int) -> str:
 def build_demo(models: dict[str, str] | None = None, examples_dir: str | Path = EXAMPLES_DIR) -> gr.Blocks:
     """The Space's Blocks for `models` (label -> source); default: `core.cocogan_demo.available_cocogans()`."""
     models = lab.available_cocogans() if models is None else models
+    models, broken = split_loadable(models, lab.describe)  # start with the models that load; name the others
     first = next(iter(models), None)
     try:
         geometry = lab.geometry(models[first]) if first else None
@@ -102,30 +104,32 @@ def build_demo(models: dict[str, str] | None = None, examples_dir: str | Path = 
     def choose_example(evt: gr.SelectData) -> int:
         return evt.index if isinstance(evt.index, int) else evt.index[0]
 
-    with gr.Blocks(title="Fashion GAN Lab: COCO-GAN", analytics_enabled=False) as demo:
+    with blocks("Fashion GAN Lab: COCO-GAN") as demo:
         gr.Markdown(INTRO)
         with gr.Row(equal_height=True):
             model = gr.Dropdown(list(models), value=first, label="Model", scale=3)
             show_grid = gr.Checkbox(True, label="Show the micro-patch grid", scale=1)
         caption = gr.Markdown(caption_text)
+        if broken:
+            gr.Markdown(broken_note(broken))
         with gr.Tab("Generate and redraw a part"), gr.Row():
             with gr.Column(scale=1, min_width=300):
-                seed = gr.Number(0, label="Seed (the image's latent)", precision=0, minimum=0)
+                seed = whole_number_box(0, label="Seed (the image's latent)", minimum=0)
                 generate_button = gr.Button("Generate", variant="primary")
                 gr.Markdown(
                     "**Redraw one micro patch** from another seed's latent: click a cell of the image, or set "
                     "its row and column. Only that patch changes; it is drawn at the same coordinate."
                 )
                 with gr.Row():
-                    row = gr.Number(0, label="Row", info=cells_info(grid), precision=0, minimum=0)
-                    col = gr.Number(0, label="Column", info=cells_info(grid), precision=0, minimum=0)
-                cell_seed = gr.Number(1, label="Seed for the redrawn patch", precision=0, minimum=0)
+                    row = whole_number_box(0, label="Row", info=cells_info(grid), minimum=0)
+                    col = whole_number_box(0, label="Column", info=cells_info(grid), minimum=0)
+                cell_seed = whole_number_box(1, label="Seed for the redrawn patch", minimum=0)
                 redraw_button = gr.Button("Redraw the cell")
             with gr.Column(scale=2):
                 image = output_image("Generated image (click a cell to redraw it)")
         with gr.Tab("Beyond the boundary"), gr.Row():
             with gr.Column(scale=1, min_width=300):
-                beyond_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                beyond_seed = whole_number_box(0, label="Seed", minimum=0)
                 extra = gr.Slider(
                     0, lab.MAX_EXTRA, value=1, step=1, precision=0, label="Extra micro patches beyond each border"
                 )
@@ -148,12 +152,10 @@ def build_demo(models: dict[str, str] | None = None, examples_dir: str | Path = 
                     format="png",
                     interactive=False,
                 )
-                example = gr.Number(0, label="Example (its place in the gallery, from 0)", precision=0, minimum=0)
+                example = whole_number_box(0, label="Example (its place in the gallery, from 0)", minimum=0)
                 with gr.Row():
-                    macro_row = gr.Number(0, label="Macro patch row", info=cells_info(offsets), precision=0, minimum=0)
-                    macro_col = gr.Number(
-                        0, label="Macro patch column", info=cells_info(offsets), precision=0, minimum=0
-                    )
+                    macro_row = whole_number_box(0, label="Macro patch row", info=cells_info(offsets), minimum=0)
+                    macro_col = whole_number_box(0, label="Macro patch column", info=cells_info(offsets), minimum=0)
                 guided_extra = gr.Slider(
                     0, lab.MAX_EXTRA, value=0, step=1, precision=0, label="Extra micro patches beyond each border"
                 )
@@ -217,4 +219,4 @@ def build_demo(models: dict[str, str] | None = None, examples_dir: str | Path = 
 
 if __name__ == "__main__":
     # Offline-safe as is: no analytics (above), and Gradio 6's default theme serves its fonts itself.
-    build_demo().launch()
+    launch(build_demo())

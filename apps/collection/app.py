@@ -13,6 +13,7 @@ from PIL import Image
 
 from core.demos import collection as lab
 from core.demos.common import ALL_CLASSES, friendly
+from core.demos.components import blocks, launch, whole_number_box
 
 INTRO = (
     "# Fashion GAN Lab: the classic collection\n"
@@ -44,11 +45,11 @@ def build_demo(models: dict[str, str] | None = None, scores: lab.Scores | None =
     def show_timeline(family: str) -> tuple[list[tuple[Image.Image, str]], str]:
         return lab.timeline(collection, family, scores)
 
-    with gr.Blocks(title="Fashion GAN Lab: the classic collection", analytics_enabled=False) as demo:
+    with blocks("Fashion GAN Lab: the classic collection") as demo:
         gr.Markdown(INTRO)
         gr.Markdown(lab.status(collection))
         with gr.Row():
-            seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+            seed = whole_number_box(0, label="Seed", minimum=0)
             classes = lab.class_choices(collection)
             # allow_custom_value: API calls may pass any name; core.demos.collection validates it in one line
             class_name = gr.Dropdown(classes or [ALL_CLASSES], value=ALL_CLASSES, label="Class (CGAN, ACGAN, infoGAN)",
@@ -86,4 +87,4 @@ demo = build_demo()
 
 if __name__ == "__main__":
     # Offline-safe as is: no analytics (above), and Gradio 6's default theme serves its fonts itself.
-    demo.launch()
+    launch(demo)

@@ -20,9 +20,12 @@ def _folder(source: str) -> str:
 
 
 @st.cache_data(show_spinner=False)
-def _latest_rows(folder: str, stamp: tuple) -> list[dict[str, Any]]:
-    """`stamp` (the files' sizes and times) is only the cache key: new rows are read as soon as they land."""
-    return report.latest(report.load_rows(folder))
+def _latest_rows(folder: str, stamp: tuple) -> tuple[list[dict[str, Any]], list[str]]:
+    """The newest rows and the lines skipped as unreadable; `stamp` (the files' sizes and times) is only the
+    cache key: new rows are read as soon as they land."""
+    problems: list[str] = []
+    rows = report.load_rows(folder, problems)
+    return report.latest(rows), problems
 
 
 def source() -> str:
@@ -32,7 +35,13 @@ def source() -> str:
 def results() -> tuple[list[dict[str, Any]], Path]:
     """The newest run of each benchmark from RESULTS_SOURCE, and its folder (UserError/ValueError when unreadable)."""
     folder = _folder(source())
-    return _latest_rows(folder, report.folder_stamp(folder)), Path(folder)
+    return _latest_rows(folder, report.folder_stamp(folder))[0], Path(folder)
+
+
+def skipped_lines() -> list[str]:
+    """The result lines that could not be read (torn by a kill, edited by hand), each with file and line."""
+    folder = _folder(source())
+    return [line.replace(folder, "").lstrip("/") for line in _latest_rows(folder, report.folder_stamp(folder))[1]]
 
 
 def sidebar() -> None:
@@ -48,6 +57,10 @@ def header(title: str, intro: str, rows: list[dict[str, Any]]) -> None:
     """Page title, what it shows, and where and on which data its rows were measured."""
     st.title(title)
     st.markdown(intro)
+    skipped = skipped_lines()
+    if skipped:
+        more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
+        st.warning(f"{len(skipped)} unreadable result line(s) skipped{more}:\n\n" + "\n".join(f"- {s}" for s in skipped[:3]))
     if rows:
         st.caption(f"Measured: {report.describe_run(rows)}.")
         data = report.data_lines(rows)

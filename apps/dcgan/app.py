@@ -11,11 +11,13 @@ import gradio as gr
 from PIL import Image
 
 from core import demo as lab
+from core.demos.components import blocks, launch, whole_number_box
 
 
 def build_demo(models: dict[str, str] | None = None) -> gr.Blocks:
     """The Space's Blocks for `models` (label -> source); default: `core.demo.available_models()`."""
     models = lab.available_models() if models is None else models
+    models, broken = lab.split_loadable(models, lab.describe)  # start with the models that load; name the others
     first = next(iter(models), None)
     names = lab.class_choices(models[first]) if first else []
 
@@ -37,17 +39,19 @@ def build_demo(models: dict[str, str] | None = None) -> gr.Blocks:
             lab.describe(source),
         )
 
-    with gr.Blocks(title="Fashion GAN Lab: DCGAN", analytics_enabled=False) as demo:
+    with blocks("Fashion GAN Lab: DCGAN") as demo:
         gr.Markdown("# Fashion GAN Lab: DCGAN\nClass-conditional fashion images from a DCGAN. Same seed, same images.")
         model = gr.Dropdown(list(models), value=first, label="Model")
         caption = gr.Markdown(lab.describe(models[first]) if first else lab.NO_MODELS)
+        if broken:
+            gr.Markdown(lab.broken_note(broken))
         with gr.Tab("Generate"):
             with gr.Row():
                 # allow_custom_value: API calls may pass another model's classes; core.demo validates them
                 class_name = gr.Dropdown(
                     [lab.ALL_CLASSES, *names], value=lab.ALL_CLASSES, label="Class", allow_custom_value=True
                 )
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                seed = whole_number_box(0, label="Seed", minimum=0)
                 n = gr.Slider(1, lab.MAX_IMAGES, value=16, step=1, precision=0, label="Number of images")
             generate_button = gr.Button("Generate", variant="primary")
             grid = gr.Image(type="pil", format="png", label="Samples", interactive=False)
@@ -56,8 +60,8 @@ def build_demo(models: dict[str, str] | None = None) -> gr.Blocks:
                 walk_class = gr.Dropdown(
                     names, value=names[0] if names else None, label="Class", allow_custom_value=True
                 )
-                seed_a = gr.Number(0, label="Seed A", precision=0, minimum=0)
-                seed_b = gr.Number(1, label="Seed B", precision=0, minimum=0)
+                seed_a = whole_number_box(0, label="Seed A", minimum=0)
+                seed_b = whole_number_box(1, label="Seed B", minimum=0)
                 steps = gr.Slider(3, lab.MAX_STEPS, value=8, step=1, precision=0, label="Steps")
             interpolate_button = gr.Button("Interpolate", variant="primary")
             strip = gr.Image(type="pil", format="png", label="Latent walk", interactive=False)
@@ -72,4 +76,4 @@ demo = build_demo()
 
 if __name__ == "__main__":
     # Offline-safe as is: no analytics (above), and Gradio 6's default theme serves its fonts itself.
-    demo.launch()
+    launch(demo)

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from core.demo import friendly
+from core.demo import broken_note, friendly, split_loadable
+from core.demos.components import blocks, launch
 from core.errors import UserError
 from core.robustness import demo as lab
 
@@ -56,6 +57,7 @@ def build_demo(
     (default results/robustness.jsonl next to core/; a missing file shows a note instead).
     """
     models = lab.available_classifiers() if models is None else models
+    models, broken = split_loadable(models, lab.describe)  # start with the models that load; name the others
     results_path = Path(results_path) if results_path is not None else lab.RESULTS_FILE
     examples = lab.example_images(examples_path)
     first = next(iter(models), None)
@@ -109,10 +111,12 @@ def build_demo(
         )
 
     first_image, first_class = examples[0] if examples else (None, lab.UNKNOWN_CLASS)
-    with gr.Blocks(title="Fashion GAN Lab: robustness", analytics_enabled=False) as demo:
+    with blocks("Fashion GAN Lab: robustness") as demo:
         gr.Markdown(INTRO)
         model = gr.Dropdown(list(models), value=first, label="Classifier")
         caption = gr.Markdown(caption_text)
+        if broken:
+            gr.Markdown(broken_note(broken))
         current = gr.State(first_image)  # uint8 [28, 28]: the image being attacked
         with gr.Row():
             with gr.Column(scale=1, min_width=560):  # Gradio gives each thumbnail column at least 100 px
@@ -190,4 +194,4 @@ def build_demo(
 
 if __name__ == "__main__":
     # Offline-safe as is: no analytics (above), and Gradio 6's default theme serves its fonts itself.
-    build_demo().launch()
+    launch(build_demo())

@@ -72,12 +72,19 @@ def download_clothing(root: str | Path, url: str = CLOTHING_URL) -> Path:
     return target
 
 
+MAX_PHOTO_PIXELS = 40_000_000  # a photo larger than this (a 40 MP camera's) is skipped and counted, not decoded
+
+
 def _decode(path: Path, image_size: int, channels: int) -> torch.Tensor | None:
     """One photo as uint8 [channels, image_size, image_size], or None if it is not a readable image."""
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")  # forces the full decode, so truncated files fail here
-    except (UnidentifiedImageError, OSError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:  # reads the header only
+                if im.width * im.height > MAX_PHOTO_PIXELS:
+                    return None  # a decompression bomb (or a poster): never decoded
+                im = im.convert("RGB")  # forces the full decode, so truncated files fail here
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError, SyntaxError):
         return None
     im = TF.center_crop(TF.resize(im, image_size, antialias=True), image_size)
     if channels == 1:

@@ -355,8 +355,9 @@ def read_scores(source: str | Path | None = None) -> Scores:
     says why in one line, so the Space still shows its models.
     """
     source = os.environ.get(RESULTS_VARIABLE) if source is None else str(source)
+    problems: list[str] = []
     try:
-        rows = report.load_rows(report.resolve_source(source))
+        rows = report.load_rows(report.resolve_source(source), problems)
     except (UserError, ValueError, OSError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
         return Scores(problem=f"Cannot read results: {reason}")
@@ -369,7 +370,8 @@ def read_scores(source: str | Path | None = None) -> Scores:
     for row in _newest_fids(report.latest(rows, "quality")):
         if (row.get("params") or {}).get("candidate") == "trained":
             final.setdefault(row["model"], row["value"])
-    return Scores(timeline, final)
+    skipped = f"Skipped {len(problems)} unreadable result line(s), e.g. {Path(problems[0]).name}" if problems else ""
+    return Scores(timeline, final, skipped)
 
 
 def _newest_fids(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

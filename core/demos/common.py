@@ -28,10 +28,10 @@ from core.errors import UserError
 from core.hub import CONFIG_FILE, read_config
 from core.inference import GeneratorPipeline, LabelSpec, list_models, load_cached
 from core.paths import PRETRAINED_DIR, PROJECT_ROOT
+from core.validation import MAX_SEED  # the CLI's and the trainer's seed rule: 0..2**63-1
 
 F = TypeVar("F", bound=Callable)
 ALL_CLASSES = "all classes"
-MAX_SEED = 2**63 - 1
 # Written by `python -m apps.build_spaces --hub-models ...`: Space settings, not
 # README front matter, are what set environment variables on the Hub.
 MODEL_SOURCE_FILE = PROJECT_ROOT / "model_source.txt"
@@ -63,6 +63,27 @@ def available_models(
         return _models_in(folder, family)
     items = [item.strip() for item in spec.split(",") if item.strip()]
     return {_label(item): item for item in items}
+
+
+def split_loadable(models: Mapping[str, str], check: Callable[[str], object]) -> tuple[dict[str, str], dict[str, str]]:
+    """`models` split into those `check(source)` accepts and {label: one-line reason} for those it refuses
+    (a UserError), so a Space starts with the models that load and says which did not."""
+    usable, broken = {}, {}
+    for label, source in models.items():
+        try:
+            check(source)
+        except UserError as err:
+            broken[label] = str(err).strip().splitlines()[0] if str(err).strip() else "could not be loaded"
+            continue
+        usable[label] = source
+    return usable, broken
+
+
+def broken_note(broken: Mapping[str, str]) -> str:
+    """Markdown naming the models a Space could not load, and why ("" when every one loaded)."""
+    if not broken:
+        return ""
+    return "**Not loaded:** " + "; ".join(f"`{label}` ({reason})" for label, reason in broken.items())
 
 
 def config_matches(source: str, test: Callable[[dict], bool]) -> bool:
@@ -119,6 +140,8 @@ def load(source: str) -> GeneratorPipeline:
     # whatever the broken file trips over (I/O, JSON, config fields, tensor shapes).
     try:
         return load_cached(source)
+    except UserError as err:
+        raise UserError(f"could not load model {source!r}: {err}") from None
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise UserError(f"could not load model {source!r}: {err.__class__.__name__}: {reason}") from None

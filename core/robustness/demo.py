@@ -30,9 +30,11 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from safetensors import SafetensorError
 
 from core import demo as common
+from core import report
 from core.demo import MODEL_SOURCE_FILE, available_models, parse_seed
 from core.errors import UserError
-from core.hub import read_config
+from core.files import atomic_path
+from core.hub import read_config, read_training
 from core.inference import ClassifierPipeline, load_classifier_cached, resolve_source
 from core.paths import PRETRAINED_DIR, PROJECT_ROOT, RESULTS_DIR
 from core.results import read_rows
@@ -87,6 +89,8 @@ def load_classifier(source: str) -> ClassifierPipeline:
     # As core.demo.load: a Space must answer "this model is broken", never show a stack trace.
     try:
         pipe = load_classifier_cached(source)
+    except UserError as err:
+        raise UserError(f"could not load model {source!r}: {err}") from None
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise UserError(f"could not load model {source!r}: {err.__class__.__name__}: {reason}") from None
@@ -110,9 +114,11 @@ def describe(source: str) -> str:
     config = read_config(resolve_source(source))
     arch = f"{config['arch']} " if config.get("arch") else ""
     text = f"**{pipe.name}**: {arch}classifier of {SIZE}×{SIZE} grayscale images, {pipe.num_classes} classes."
-    training = resolve_source(source) / "training.json"
-    if training.is_file():
-        summary = json.loads(training.read_text()).get("summary", {})
+    try:
+        summary = read_training(resolve_source(source))["summary"]
+    except UserError:  # none, or damaged: the classifier still works, the caption just says less
+        summary = None
+    if summary:
         if summary.get("data"):
             text += f" Trained on {summary['data']}."
         evaluation = summary.get("evaluation") or {}
@@ -445,19 +451,15 @@ def curve_for(model_name: str, results_path: str | Path = RESULTS_FILE) -> pd.Da
     if not path.is_file():
         return _empty_curve(f"No robustness results here yet ({path.name} is missing; `python -m benchmarks.robustness`).")
     try:
-        rows = read_rows(path)
-    except (OSError, ValueError) as err:
+        rows = read_rows(path)  # a torn line is skipped with a warning
+    except OSError as err:
         return _empty_curve(f"Could not read the robustness results: {err}")
+    mine = [row for row in rows if row.get("benchmark") == "robustness" and Path(str(row.get("model"))).name == name]
+    # one run only (report.latest: the newest run that measured this model), never points of two runs
     latest: dict[tuple[str, bool, float], dict] = {}
-    for row in rows:
+    for row in report.latest(mine, "robustness"):
         params = row.get("params") or {}
-        if (
-            row.get("benchmark") == "robustness"
-            and row.get("metric") == "accuracy"
-            and row.get("value") is not None
-            and Path(str(row.get("model"))).name == name
-            and "epsilon" in params
-        ):
+        if row.get("metric") == "accuracy" and isinstance(row.get("value"), (int, float)) and "epsilon" in params:
             latest[(str(params.get("attack")), bool(params.get("mask")), float(params["epsilon"]))] = row
     if not latest:
         return _empty_curve(f"No robustness results for {name} yet (`python -m benchmarks.robustness --models {name}`).")
@@ -473,9 +475,13 @@ def curve_for(model_name: str, results_path: str | Path = RESULTS_FILE) -> pd.Da
     ]
     frame = pd.DataFrame.from_records(records).astype(CURVE_COLUMNS)
     data = sorted({row["data"] for row in latest.values() if row.get("data")})
+    when = max(str(row.get("timestamp", ""))[:16].replace("T", " ") for row in latest.values())
+    sizes = sorted({(row.get("params") or {}).get("n_images") for row in latest.values()} - {None})
+    images = f", {', '.join(f'{n:,}' for n in sizes)} images" if sizes else ""
     frame.attrs["note"] = (
         f"Robust accuracy of {name}" + (f" on {'; '.join(data)}" if data else "")
-        + ": an image counts at ε only if every attack up to ε fails on it (benchmarks.robustness)."
+        + ": an image counts at ε only if every attack up to ε fails on it (benchmarks.robustness). "
+        + f"One run: {when} UTC{images}."
     )
     return frame
 
@@ -521,7 +527,8 @@ def make_examples(out_path: str | Path = EXAMPLES_FILE, per_class: int = 5, root
     info.add_text(EXAMPLES_KEY, json.dumps(meta))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(sprite, mode="L").save(out, pnginfo=info, optimize=True)
+    with atomic_path(out) as tmp:
+        Image.fromarray(sprite, mode="L").save(tmp, pnginfo=info, optimize=True)
     return out
 
 

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
+from core.models.base import MAX_IMAGE_SIZE, check_types
+
+MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 
 
 @dataclass
@@ -68,6 +71,22 @@ class TrainConfig:
         if not isinstance(self.betas, (list, tuple)) or len(self.betas) != 2:
             raise UserError(f"betas must be two numbers, got {self.betas!r}")
         self.betas = tuple(self.betas)
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise UserError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {self.mixed_precision!r}")
+        for name, low, high in (("image_size", 1, MAX_IMAGE_SIZE), ("pad", 0, 64)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise UserError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+        if self.channels not in (0, 1, 3) or isinstance(self.channels, bool):
+            raise UserError(f"channels must be 0 (the dataset's own), 1 or 3, got {self.channels!r}")
+        for name in ("recipe", "preset", "model", "dataset", "split"):
+            if not isinstance(getattr(self, name), str):
+                raise UserError(f"{name} must be a name, got {getattr(self, name)!r}")
+        for name in ("conditional", "hflip"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if isinstance(self.shift, bool) or not isinstance(self.shift, int) or not 0 <= self.shift <= 16:
+            raise UserError(f"shift must be a whole number from 0 to 16, got {self.shift!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise UserError(f"lr_schedule must be constant or cosine, not {self.lr_schedule!r}")
         for name, low in (("batch_size", 1), ("steps", 0), ("log_every", 1), ("sample_every", 1),
@@ -82,6 +101,8 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise UserError(f"{name} must be a number >= 0, got {value!r}")
+        if self.steps == 0 and self.epochs == 0:
+            raise UserError("nothing to train: steps and epochs are both 0 (give --steps N or --set epochs=N)")
         if not self.ema_decay < 1:
             raise UserError(f"ema_decay must be below 1, got {self.ema_decay}")
         for name in ("lr", "model_config", "phases", "options"):
@@ -338,7 +359,7 @@ def resolve_config(recipe: str, preset: str = "quick", overrides: dict[str, Any]
     recipe_diff = copy.deepcopy(RECIPES[recipe])
     preset_tweaks = recipe_diff.pop("presets", {}).get(preset, {})
     model = (overrides or {}).get("model") or recipe_diff.get("model") or TrainConfig.model
-    values: dict[str, Any] = TrainConfig().to_dict()
+    values = base_values(model)
     for diff in (family_defaults(model), recipe_diff, PRESETS[preset], preset_tweaks, overrides or {}):
         values = merge(values, diff)
     values.update(recipe=recipe, preset=preset)
@@ -346,6 +367,19 @@ def resolve_config(recipe: str, preset: str = "quick", overrides: dict[str, Any]
 
 
 TRAIN_FIELDS = frozenset(f.name for f in fields(TrainConfig))
+
+
+def base_values(model: Any) -> dict[str, Any]:
+    """TrainConfig's defaults for `model`, with `lr` holding exactly its objective's phases (DEFAULT_LR each),
+    so a learning rate for any other phase (`lr.X=1`) is a mistake `checked` can name."""
+    from core.models import MODELS
+    from core.objectives import OBJECTIVES
+    from core.train.phases import DEFAULT_LR
+
+    values = TrainConfig().to_dict()
+    if isinstance(model, str) and model in MODELS:
+        values["lr"] = {phase.name: DEFAULT_LR for phase in OBJECTIVES.get(MODELS.get(model).objective).phases}
+    return values
 
 
 def merge(values: dict[str, Any], diff: dict[str, Any]) -> dict[str, Any]:
@@ -394,6 +428,15 @@ def checked(config: TrainConfig) -> TrainConfig:
             f"of model {config.model!r} does not read them (its settings: {readable}; `python -m core list` shows the rest)"
         )
     make_options(objective, config.options)  # values of the right kind
+    from core.train.phases import plan_phases
+
+    plan_phases(objective.phases, config.phases, config.lr, config.betas)  # phases, learning rates, hooks
+    family = MODELS.get(config.model)
+    known = {f.name for f in fields(family.config_class)}
+    stray = sorted(set(config.model_config) - known)
+    if stray:
+        raise UserError(f"unknown {family.name} model_config setting(s) {stray}; known: {', '.join(sorted(known))}")
+    check_types(family.name, family.config_class, config.model_config)  # sizes are checked once the data is known
     return config
 
 
@@ -466,7 +509,16 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
     values = {k: v for k, v in values.items() if k not in RECORD_ONLY}
     if "options" not in values:
         values = upgrade_legacy(values)
-    return checked(TrainConfig(**merge(TrainConfig().to_dict(), values)))
+    base = base_values(values.get("model", TrainConfig.model))
+    if isinstance(values.get("lr"), dict):  # runs saved before lr held only the objective's phases
+        values["lr"] = {key: rate for key, rate in values["lr"].items() if key in base["lr"]}
+    unknown = sorted(set(values) - TRAIN_FIELDS)
+    if unknown:
+        raise UserError(f"unknown setting(s) {unknown} in the saved config")
+    try:
+        return checked(TrainConfig(**merge(base, values)))
+    except TypeError as err:
+        raise UserError(f"the saved config is not a training config ({err})") from None
 
 
 RECORD_ONLY = frozenset({"resolved_model_config", "resolved_options"})  # results the trainer writes next to the settings

@@ -26,6 +26,8 @@ from core.errors import UserError
 from core.objectives import Phase
 from core.registry import Registry
 
+DEFAULT_LR = 2e-4  # a phase's learning rate when neither the family nor the recipe sets one
+
 OPTIMIZERS = ("adam", "rmsprop")
 MAX_REPEATS = 100
 
@@ -110,6 +112,11 @@ def plan_phases(
     unknown = sorted(set(settings) - set(names))
     if unknown:
         raise UserError(f"phases has settings for {unknown}, but this objective's phases are {names}")
+    if not isinstance(lr, Mapping):
+        raise UserError(f"lr must map phase names ({', '.join(names)}) to learning rates, got {lr!r}")
+    stray = sorted(set(lr) - set(names))
+    if stray:
+        raise UserError(f"lr has rates for {stray}, but this objective's phases are {names} (e.g. --set lr.{names[0]}=1e-4)")
     known = {f.name for f in fields(PhaseSchedule)}
     planned = []
     for phase in phases:
@@ -120,9 +127,7 @@ def plan_phases(
         if bad:
             raise UserError(f"unknown setting(s) {bad} for phase {phase.name}; known: {sorted(known)}")
         schedule = PhaseSchedule(**values)
-        if phase.name not in lr:
-            raise UserError(f"lr has no entry for phase {phase.name!r} (lr = {dict(lr)})")
-        rate = lr[phase.name]
+        rate = lr.get(phase.name, DEFAULT_LR)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1:
             raise UserError(f"lr.{phase.name} must be a number between 0 and 1, got {rate!r}")
         planned.append(PlannedPhase(

@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 
 from core.data import ImageData, load_dataset
 from core.errors import UserError
+from core.files import atomic_path, write_text
 from core.hub import save_model
 from core.images import make_grid, save_png, to_uint8
 from core.models import MODELS
@@ -236,7 +237,7 @@ class Trainer:
             "resolved_model_config": asdict(self.model_config),
             "resolved_options": options_dict(self.objective.options),
         }
-        (self.run_dir / "config.json").write_text(json.dumps(record, indent=2))
+        write_text(self.run_dir / "config.json", json.dumps(record, indent=2))
         # Started from Python rather than the CLI: record the command that resolves to the same settings,
         # so every exported model can say how its weights were made.
         command = command or ("" if self._has_commands() else equivalent_command(self.config))
@@ -458,7 +459,7 @@ class Trainer:
         network = self.averaged_network()
         self.export_model(folder, network)
         self.save_samples(folder / "samples.png", network)
-        (folder / "snapshot.json").write_text(json.dumps({"epoch": epoch, "step": self.step}))
+        write_text(folder / "snapshot.json", json.dumps({"epoch": epoch, "step": self.step}))
         return folder
 
     def evaluate(self) -> dict[str, float]:
@@ -511,7 +512,7 @@ class Trainer:
             "final_losses": _last_metrics(self.run_dir / "metrics.csv"),
             "evaluation": self.evaluation,
         }
-        summary_path.write_text(json.dumps(summary, indent=2))
+        write_text(summary_path, json.dumps(summary, indent=2))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -581,7 +582,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
     if not rows:
         return
     kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
-    with open(path, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         csv.writer(f).writerows(kept)
 
 

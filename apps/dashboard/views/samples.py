@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dashboard_ui as ui
 import streamlit as st
+from PIL import Image
 
 from core import report
 
@@ -19,10 +20,20 @@ def show() -> None:
         st.info("No sample grids yet: run `make bench` to draw them (they land in `results/samples/`).")
         return
     datasets = {row["model"]: row["dataset"] for row in quality}
-    columns = st.columns(PER_ROW)
-    for index, (model, path) in enumerate(grids.items()):
+    columns, unreadable, shown = st.columns(PER_ROW), [], 0
+    for model, path in grids.items():
+        try:
+            with Image.open(path) as image:
+                image.load()  # a truncated or foreign file fails here, not inside Streamlit
+                grid = image.copy()
+        except (OSError, ValueError, Image.DecompressionBombError):
+            unreadable.append(path.name)
+            continue
         caption = f"{model} ({datasets[model]})" if model in datasets else model
-        columns[index % PER_ROW].image(str(path), caption=caption, width="stretch")
+        columns[shown % PER_ROW].image(grid, caption=caption, width="stretch")
+        shown += 1
+    if unreadable:
+        st.warning(f"{len(unreadable)} sample grid(s) could not be read and are left out: {', '.join(unreadable)}.")
 
 
 show()

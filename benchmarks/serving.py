@@ -1,0 +1,251 @@
+"""Serving: each Space's main endpoint under load, as its users reach it (HTTP, through gradio_client).
+
+    python -m benchmarks.serving [--spaces dcgan robustness cocogan collection] [--clients 1 16]
+                                 [--seconds 20] [--out results/serving.jsonl]
+
+Each Space is built from the shipped models (`pretrained/`), served on 127.0.0.1 in this process with
+its production settings (`core.demos.components`: bounded cache, upload limit), and called by
+`--clients` concurrent clients (one `gradio_client.Client` each, in threads) for `--seconds`, after
+two warm-up calls each. Per (Space, clients), rows:
+
+    latency_ms_p50, latency_ms_p95   one call end to end: request, queue, handler, the image sent back
+    calls_per_s                      completed calls per second, all clients together
+    errors                           failed calls (any exception the client raised)
+    temp_dir_mb                      what Gradio's cache folder (GRADIO_TEMP_DIR) holds after the run
+
+The server and the clients share this machine's CPU, as they would on a one-box Space; compare
+figures within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import run_scenarios
+from core.errors import UserError
+from core.paths import RESULTS_DIR
+from core.results import Row, device_label
+
+BENCHMARK = "serving"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A Space's main endpoint: how to build the Space, its API name, and one typical call's arguments."""
+
+    build: Callable[[], object]  # () -> gr.Blocks
+    api_name: str
+    arguments: Callable[[object], tuple]  # the built Blocks -> positional arguments of one call
+
+
+def _first_choice(demo, label: str):
+    """The default value of the dropdown labelled `label` in `demo` (its first model, say)."""
+    for block in demo.blocks.values():
+        if getattr(block, "label", None) == label:
+            return block.value
+    raise UserError(f"the Space has no component labelled {label!r}")
+
+
+def _dcgan():
+    from apps.dcgan.app import build_demo
+
+    return build_demo()
+
+
+def _robustness():
+    from apps.robustness.app import build_demo
+
+    return build_demo()
+
+
+def _cocogan():
+    from apps.cocogan.app import build_demo
+
+    return build_demo()
+
+
+def _collection():
+    from apps.collection.app import build_demo
+
+    return build_demo()
+
+
+ENDPOINTS = {
+    "dcgan": Endpoint(_dcgan, "/generate", lambda demo: (_first_choice(demo, "Model"), "all classes", 0, 16)),
+    "robustness": Endpoint(_robustness, "/attack",
+                           lambda demo: (_first_choice(demo, "Classifier"), _first_choice(demo, "True class"), "pgd",
+                                         0.1, False)),
+    "cocogan": Endpoint(_cocogan, "/generate", lambda demo: (_first_choice(demo, "Model"), 0, True)),
+    "collection": Endpoint(_collection, "/side_by_side", lambda demo: (0, 10, "all classes")),
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    space: str
+    clients: int
+    seconds: float = 20.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _folder_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6 if folder.is_dir() else 0.0
+
+
+def measure(scenario: Scenario) -> dict[str, float]:
+    """Serve the Space, load it with the scenario's clients, and return its figures."""
+    endpoint = ENDPOINTS[scenario.space]
+    with tempfile.TemporaryDirectory(prefix="fgl-serving-") as temp, _environment(GRADIO_TEMP_DIR=temp):
+        demo = endpoint.build()  # its components take the cache folder when they are built
+        return _load(demo, endpoint, scenario, Path(temp))
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _load(demo, endpoint: Endpoint, scenario: Scenario, temp: Path) -> dict[str, float]:
+    """Serve `demo` and call it from the scenario's clients; the figures."""
+    from gradio_client import Client
+
+    arguments = endpoint.arguments(demo)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True,
+                            max_file_size="10mb")
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    window = [0.0, 0.0]  # (start, stop) of the measured load, set when every client is ready
+
+    def open_window() -> None:
+        window[0] = time.perf_counter()
+        window[1] = window[0] + scenario.seconds
+
+    start = threading.Barrier(scenario.clients + 1, action=open_window)
+
+    def client_loop() -> None:
+        try:
+            client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+            for _ in range(2):  # warm-up: the first calls compile, cache and connect
+                client.predict(*arguments, api_name=endpoint.api_name)
+        except Exception:  # noqa: BLE001 - a client that cannot even start counts as an error
+            with lock:
+                errors[0] += 1
+            start.wait()
+            return
+        start.wait()
+        while time.perf_counter() < window[1]:
+            began = time.perf_counter()
+            try:
+                client.predict(*arguments, api_name=endpoint.api_name)
+            except Exception:  # noqa: BLE001 - every failed call counts, whatever the client raised
+                with lock:
+                    errors[0] += 1
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - began)
+
+    try:
+        threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(scenario.clients)]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - window[0]
+        cached = _folder_mb(temp)  # before close: a Space with delete_cache empties its cache on shutdown
+    finally:
+        demo.close()
+    if not latencies:
+        raise RuntimeError(f"no call to {scenario.space}{endpoint.api_name} succeeded ({errors[0]} errors)")
+    ordered = sorted(latencies)
+    return {
+        "latency_ms_p50": 1000 * statistics.median(ordered),
+        "latency_ms_p95": 1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+        "calls_per_s": len(ordered) / elapsed,
+        "errors": float(errors[0]),
+        "temp_dir_mb": cached,
+        "calls": float(len(ordered)),
+    }
+
+
+UNITS = {"latency_ms_p50": "ms", "latency_ms_p95": "ms", "calls_per_s": "calls/s", "errors": "calls", "temp_dir_mb": "MB"}
+
+
+def run(scenario: Scenario) -> list[Row]:
+    """One scenario's rows; a failure becomes error rows, never an exception."""
+    params = {"space": scenario.space, "endpoint": ENDPOINTS[scenario.space].api_name, "clients": scenario.clients,
+              "seconds": scenario.seconds}
+    label = device_label("cpu")
+    data = "the shipped models in pretrained/"
+    try:
+        figures = measure(scenario)
+    except Exception as err:  # noqa: BLE001 - recorded as rows; the benchmark goes on
+        return [Row(BENCHMARK, scenario.space, "-", metric, None, unit, label, params, data,
+                    error=f"{type(err).__name__}: {err}") for metric, unit in UNITS.items()]
+    params["calls"] = int(figures.pop("calls"))
+    return [Row(BENCHMARK, scenario.space, "-", metric, value, UNITS[metric], label, params, data)
+            for metric, value in figures.items()]
+
+
+def format_table(rows: list[Row]) -> str:
+    cells: dict[tuple, dict[str, Row]] = {}
+    for row in rows:
+        cells.setdefault((row.model, row.params["clients"]), {})[row.metric] = row
+    lines = [f"{'space':12} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'calls/s':>8} {'errors':>6} {'temp MB':>8}"]
+    for (space, clients), metrics in cells.items():
+        def cell(metric: str, fmt: str, metrics: dict[str, Row] = metrics) -> str:
+            row = metrics.get(metric)
+            return "error" if row is None or row.value is None else fmt.format(row.value)
+
+        lines.append(f"{space:12} {clients:>7} {cell('latency_ms_p50', '{:.0f}'):>8} {cell('latency_ms_p95', '{:.0f}'):>8} "
+                     f"{cell('calls_per_s', '{:.1f}'):>8} {cell('errors', '{:.0f}'):>6} {cell('temp_dir_mb', '{:.2f}'):>8}")
+    lines += [f"error: {r.model} ({r.params['clients']} clients): {r.error}" for r in rows if r.error and r.metric == "errors"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serving", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spaces", nargs="+", choices=list(ENDPOINTS), default=list(ENDPOINTS))
+    parser.add_argument("--clients", nargs="+", type=int, default=[1, 16])
+    parser.add_argument("--seconds", type=float, default=20.0, help="load per scenario (default 20)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "serving.jsonl")
+    args = parser.parse_args(argv)
+    if any(c < 1 or c > 64 for c in args.clients) or not args.seconds > 0:
+        parser.error("clients must be 1..64 and seconds > 0")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    plan = [Scenario(space, clients, args.seconds) for space in args.spaces for clients in args.clients]
+    rows = run_scenarios(plan, run, args.out, BENCHMARK, unit="scenario")
+    print(format_table(rows))
+    print(f"{len(rows)} rows appended to {args.out}")
+    return 1 if any(row.error for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
