@@ -20,11 +20,12 @@ ifeq ($(strip $(HF_TOKEN)),)
 export HF_HUB_OFFLINE ?= 1
 endif
 
-.PHONY: help install test train bench publish-results dashboard demo spaces lint clean distclean
+.PHONY: browser help install test train bench publish-results dashboard demo spaces lint clean distclean
 
 help:
 	@echo "make install   virtualenv in $(VENV) (rebuilt only when requirements change)"
-	@echo "make test      the test suite (installs first)"
+	@echo "make test      the test suite (installs first, and chromium for the browser tests where it can)"
+	@echo "make browser   install Debian's chromium for the browser tests if missing (root, apt-get)"
 	@echo "make train     train and export the shipped models, each with its own preset (PRESET=smoke|quick|full for all; MODELS=... for some)"
 	@echo "make bench     run every benchmark (PROFILE=quick|full), append rows to results/, write results/summary.md"
 	@echo "make publish-results REPO_ID=you/name   upload results/ to a Hub dataset repo"
@@ -48,8 +49,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-test: install
+test: install browser
 	$(PY) -m pytest -q
+
+# The browser tests drive the system's chromium (Playwright cannot download its own browser offline):
+# Debian's package where it is missing and can be installed; without one they are skipped, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { timeout 300 apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	      { timeout 300 apt-get update -qq >/dev/null 2>&1 && timeout 300 apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; }; }; } || \
+	  echo "no chromium here (apt-get install chromium): the browser tests will be skipped"
 
 # Every shipped model: recipe name = pretrained/ folder name, and `@preset` where it was not trained with
 # `quick` (cocogan-clothing-64: `full`, 17 minutes on an H200). A PRESET given to make overrides them all.

@@ -82,7 +82,7 @@ PROFILES = {
         robustness={"limit": 1000, "epsilons": (0.0, 0.05, 0.1, 0.2, 0.3), "pgd_steps": 10},
         memory={"resolutions": (64, 128, 256), "batch_size": 8, "steps": 1, "warmup": 1},
         collection={"epochs": 10, "networks": collection.NETWORKS},
-        serving={"clients": (1, 16), "seconds": 10.0},
+        serving={"clients": (1, 16), "seconds": 8.0},
     ),
     "full": Profile(
         "full",

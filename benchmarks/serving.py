@@ -20,12 +20,12 @@ figures within one run.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,9 +50,9 @@ class Endpoint:
 
 
 def _first_choice(demo, label: str):
-    """The default value of the dropdown labelled `label` in `demo` (its first model, say)."""
+    """The default value of the component whose label starts with `label` in `demo` (its first model, say)."""
     for block in demo.blocks.values():
-        if getattr(block, "label", None) == label:
+        if str(getattr(block, "label", None) or "").startswith(label):
             return block.value
     raise UserError(f"the Space has no component labelled {label!r}")
 
@@ -131,67 +131,65 @@ def _environment(**values: str) -> Iterator[None]:
 
 
 def _load(demo, endpoint: Endpoint, scenario: Scenario, temp: Path) -> dict[str, float]:
-    """Serve `demo` and call it from the scenario's clients; the figures."""
-    from gradio_client import Client
-
+    """Serve `demo` and call it from the scenario's clients, each a process of its own (as separate visitors
+    are: clients in the server's process would share its interpreter lock); the figures."""
     arguments = endpoint.arguments(demo)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True,
                             max_file_size="10mb")
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    window = [0.0, 0.0]  # (start, stop) of the measured load, set when every client is ready
-
-    def open_window() -> None:
-        window[0] = time.perf_counter()
-        window[1] = window[0] + scenario.seconds
-
-    start = threading.Barrier(scenario.clients + 1, action=open_window)
-
-    def client_loop() -> None:
-        try:
-            client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
-            for _ in range(2):  # warm-up: the first calls compile, cache and connect
-                client.predict(*arguments, api_name=endpoint.api_name)
-        except Exception:  # noqa: BLE001 - a client that cannot even start counts as an error
-            with lock:
-                errors[0] += 1
-            start.wait()
-            return
-        start.wait()
-        while time.perf_counter() < window[1]:
-            began = time.perf_counter()
-            try:
-                client.predict(*arguments, api_name=endpoint.api_name)
-            except Exception:  # noqa: BLE001 - every failed call counts, whatever the client raised
-                with lock:
-                    errors[0] += 1
-                continue
-            with lock:
-                latencies.append(time.perf_counter() - began)
-
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Barrier(scenario.clients), context.Queue()
+    clients = [context.Process(target=_client, args=(url, endpoint.api_name, arguments, scenario.seconds, ready, results),
+                               daemon=True) for _ in range(scenario.clients)]
     try:
-        threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(scenario.clients)]
-        for thread in threads:
-            thread.start()
-        start.wait()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - window[0]
+        for client in clients:
+            client.start()
+        outcomes = [results.get(timeout=scenario.seconds + 180) for _ in clients]
         cached = _folder_mb(temp)  # before close: a Space with delete_cache empties its cache on shutdown
     finally:
+        for client in clients:
+            client.join(timeout=10)
+            if client.is_alive():
+                client.kill()
         demo.close()
+    latencies = sorted(latency for done, _ in outcomes for latency in done)
+    errors = sum(failed for _, failed in outcomes)
     if not latencies:
-        raise RuntimeError(f"no call to {scenario.space}{endpoint.api_name} succeeded ({errors[0]} errors)")
-    ordered = sorted(latencies)
+        raise RuntimeError(f"no call to {scenario.space}{endpoint.api_name} succeeded ({errors} errors)")
     return {
-        "latency_ms_p50": 1000 * statistics.median(ordered),
-        "latency_ms_p95": 1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
-        "calls_per_s": len(ordered) / elapsed,
-        "errors": float(errors[0]),
+        "latency_ms_p50": 1000 * statistics.median(latencies),
+        "latency_ms_p95": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
+        "calls_per_s": len(latencies) / scenario.seconds,
+        "errors": float(errors),
         "temp_dir_mb": cached,
-        "calls": float(len(ordered)),
+        "calls": float(len(latencies)),
     }
+
+
+def _client(url: str, api_name: str, arguments: tuple, seconds: float, ready, results) -> None:
+    """One visitor: connect, two warm-up calls, then call for `seconds` once every client is ready; puts
+    (latencies in s, failed calls) on `results`."""
+    from gradio_client import Client
+
+    latencies, errors = [], 0
+    try:
+        client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+        for _ in range(2):  # the first calls connect and warm the server's caches
+            client.predict(*arguments, api_name=api_name)
+    except Exception:  # noqa: BLE001 - a client that cannot even start counts as one error
+        ready.wait()
+        results.put(([], 1))
+        return
+    ready.wait()
+    stop = time.monotonic() + seconds  # the same window in every client: they leave the barrier together
+    while time.monotonic() < stop:
+        began = time.monotonic()
+        try:
+            client.predict(*arguments, api_name=api_name)
+        except Exception:  # noqa: BLE001 - every failed call counts, whatever the client raised
+            errors += 1
+            continue
+        latencies.append(time.monotonic() - began)
+    results.put((latencies, errors))
 
 
 UNITS = {"latency_ms_p50": "ms", "latency_ms_p95": "ms", "calls_per_s": "calls/s", "errors": "calls", "temp_dir_mb": "MB"}

@@ -23,9 +23,9 @@ DEFAULT_GRID = 4  # cells per side before a model is loaded (both shipped geomet
 IMAGE_BUTTONS = ["download", "fullscreen"]  # no "share": a Space may run offline
 
 
-def output_image(label: str) -> gr.Image:
+def output_image(label: str, elem_id: str | None = None) -> gr.Image:
     """A PNG the app draws (not an input), with download and full-screen buttons."""
-    return gr.Image(type="pil", format="png", label=label, interactive=False, buttons=IMAGE_BUTTONS)
+    return gr.Image(type="pil", format="png", label=label, interactive=False, buttons=IMAGE_BUTTONS, elem_id=elem_id)
 INTRO = (
     "# Fashion GAN Lab: COCO-GAN\n"
     "COCO-GAN (Lin et al., ICCV 2019) never draws a whole image: its generator draws one small *micro patch* at a "
@@ -126,7 +126,7 @@ def build_demo(models: dict[str, str] | None = None, examples_dir: str | Path = 
                 cell_seed = whole_number_box(1, label="Seed for the redrawn patch", minimum=0)
                 redraw_button = gr.Button("Redraw the cell")
             with gr.Column(scale=2):
-                image = output_image("Generated image (click a cell to redraw it)")
+                image = output_image("Generated image (click a cell to redraw it)", "cocogan-image")
         with gr.Tab("Beyond the boundary"), gr.Row():
             with gr.Column(scale=1, min_width=300):
                 beyond_seed = whole_number_box(0, label="Seed", minimum=0)

@@ -65,7 +65,7 @@ def build_demo(models: dict[str, str] | None = None, scores: lab.Scores | None =
         with gr.Tab("Side by side"):
             n = gr.Slider(1, lab.MAX_IMAGES, value=20, step=1, precision=0, label="Images per family")
             generate_button = gr.Button("Generate", variant="primary")
-            side = gr.Gallery(label="One seed, every family", columns=2, **GALLERY)
+            side = gr.Gallery(label="One seed, every family", columns=2, elem_id="side-by-side", **GALLERY)
         with gr.Tab("infoGAN traversal"):
             gr.Markdown(f"One row per continuous code, swept from {-lab.CODE_LIMIT:g} to {lab.CODE_LIMIT:g} "
                         "(trained on [-1, 1]); z, the class and the other codes stay fixed.")

@@ -23,7 +23,8 @@ import streamlit as st
 
 from core.errors import UserError
 
-st.set_page_config(page_title="Fashion GAN Lab Dashboard", page_icon=":material/checkroom:", layout="wide")
+# The favicon is drawn here: a ":material/..." icon is fetched from Google's font servers by every visitor.
+st.set_page_config(page_title="Fashion GAN Lab Dashboard", page_icon=ui.favicon(), layout="wide")
 PAGES = [
     st.Page("views/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:", default=True),
     st.Page("views/quality.py", title="Quality", icon=":material/bar_chart:"),

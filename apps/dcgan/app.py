@@ -54,7 +54,7 @@ def build_demo(models: dict[str, str] | None = None) -> gr.Blocks:
                 seed = whole_number_box(0, label="Seed", minimum=0)
                 n = gr.Slider(1, lab.MAX_IMAGES, value=16, step=1, precision=0, label="Number of images")
             generate_button = gr.Button("Generate", variant="primary")
-            grid = gr.Image(type="pil", format="png", label="Samples", interactive=False)
+            grid = gr.Image(type="pil", format="png", label="Samples", interactive=False, elem_id="samples")
         with gr.Tab("Interpolate"):
             with gr.Row():
                 walk_class = gr.Dropdown(
@@ -64,7 +64,7 @@ def build_demo(models: dict[str, str] | None = None) -> gr.Blocks:
                 seed_b = whole_number_box(1, label="Seed B", minimum=0)
                 steps = gr.Slider(3, lab.MAX_STEPS, value=8, step=1, precision=0, label="Steps")
             interpolate_button = gr.Button("Interpolate", variant="primary")
-            strip = gr.Image(type="pil", format="png", label="Latent walk", interactive=False)
+            strip = gr.Image(type="pil", format="png", label="Latent walk", interactive=False, elem_id="walk")
 
         model.change(select_model, model, [class_name, walk_class, caption], api_visibility="private")
         generate_button.click(generate, [model, class_name, seed, n], grid, api_name="generate")

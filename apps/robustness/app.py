@@ -39,10 +39,11 @@ def to_pil(image: np.ndarray) -> Image.Image:
     return Image.fromarray(image if image.ndim == 3 else lab.enlarge(image))
 
 
-def probability_plot(label: str, classes: list[str]) -> gr.BarPlot:
+def probability_plot(label: str, classes: list[str], elem_id: str | None = None) -> gr.BarPlot:
     """Bars of class probabilities, in the model's class order."""
     return gr.BarPlot(
-        x="class", y="probability", y_lim=[0, 1], sort=classes or None, x_label_angle=-40, height=260, label=label
+        x="class", y="probability", y_lim=[0, 1], sort=classes or None, x_label_angle=-40, height=260, label=label,
+        elem_id=elem_id,
     )
 
 
@@ -99,6 +100,10 @@ def build_demo(
             result.summary(),
         )
 
+    def cleared() -> tuple[None, None, None, pd.DataFrame, pd.DataFrame, str]:
+        empty = pd.DataFrame({"class": pd.Series(dtype=str), "probability": pd.Series(dtype=float)})
+        return None, None, None, empty, empty, ""
+
     @friendly
     def select_model(model: str) -> tuple[str, gr.Dropdown, pd.DataFrame, str]:
         source = lab.pick(models, model)
@@ -129,7 +134,7 @@ def build_demo(
                     format="png",
                     interactive=False,
                 )
-                upload_button = gr.UploadButton("Upload your own image", file_types=["image"], type="filepath")
+                upload_button = gr.UploadButton("Upload your own image", file_types=["image"], type="filepath", elem_id="upload")
                 true_class = gr.Dropdown(
                     [lab.UNKNOWN_CLASS, *classes],
                     value=first_class,
@@ -145,14 +150,14 @@ def build_demo(
                 with gr.Row():
                     original = gr.Image(type="pil", format="png", label="Original (28×28)", interactive=False)
                     perturbation = gr.Image(type="pil", format="png", label="Perturbation", interactive=False)
-                    adversarial = gr.Image(type="pil", format="png", label="Adversarial", interactive=False)
+                    adversarial = gr.Image(type="pil", format="png", label="Adversarial", interactive=False, elem_id="adversarial")
                 summary = gr.Markdown()
                 gr.Markdown(
                     "The perturbation is amplified: dark red is +ε, dark blue −ε, white unchanged.",
                     elem_classes="perturbation-legend",
                 )
                 with gr.Row():
-                    clean_bars = probability_plot("Prediction on the original", classes)
+                    clean_bars = probability_plot("Prediction on the original", classes, "clean-bars")
                     adversarial_bars = probability_plot("Prediction on the adversarial image", classes)
         with gr.Accordion("Benchmark: accuracy vs ε for this classifier", open=True):
             curve = gr.LinePlot(
@@ -182,9 +187,10 @@ def build_demo(
         gallery.select(choose_example, None, picked, api_visibility="private").then(
             attack, attack_inputs, attack_outputs, api_visibility="private"
         )
-        upload_button.upload(upload, upload_button, picked, api_name="upload").then(
-            attack, attack_inputs, attack_outputs, api_visibility="private"
-        )
+        # A refused upload clears what the previous image showed, so no stale result sits next to the message
+        uploaded = upload_button.upload(upload, upload_button, picked, api_name="upload")
+        uploaded.success(attack, attack_inputs, attack_outputs, api_visibility="private")
+        uploaded.failure(cleared, None, attack_outputs, api_visibility="private")
         model.change(select_model, model, [caption, true_class, curve, curve_note], api_name="model_info").then(
             attack, attack_inputs, attack_outputs, api_visibility="private"
         )
