@@ -603,6 +603,10 @@ def robustness_figure(frame: pd.DataFrame) -> Figure:
         hover_data={"n_images": True, "dataset": True},
     )
     figure.for_each_annotation(lambda annotation: annotation.update(text=annotation.text.lstrip("=")))
+    epsilons = sorted(float(e) for e in frame["epsilon"].dropna().unique())
+    if len(epsilons) > 8:  # every other measured value, so the labels never run into each other
+        epsilons = epsilons[::2]
+    figure.update_xaxes(tickvals=epsilons, ticktext=[f"{e:g}" for e in epsilons])
     return _layout(figure, height=440)
 
 
@@ -611,6 +615,7 @@ def throughput_figure(frame: pd.DataFrame, unit: str) -> Figure:
     import plotly.express as px
 
     data = frame[frame["unit"] == unit].assign(text=lambda f: f["value"].map(_short))
+    labelled = len(data) <= MAX_LABELLED_BARS  # more bars than that: their labels overlap; hover shows values
     figure = px.bar(
         data,
         x="model",
@@ -621,24 +626,29 @@ def throughput_figure(frame: pd.DataFrame, unit: str) -> Figure:
         title="Speed (higher is better)" if unit == "images/s" else "Latency (lower is better)",
         labels={"value": unit, "model": "", "label": "", "device": ""},
         hover_data={"batch_size": True, "precision": True},
-        text="text",
+        text="text" if labelled else None,
     )
-    figure.update_traces(textposition="outside", cliponaxis=False)
+    if labelled:
+        figure.update_traces(textposition="outside", cliponaxis=False)
     return _layout(figure)
+
+
+MAX_LABELLED_BARS = 12
 
 
 def memory_figure(frame: pd.DataFrame, metric: str) -> Figure:
     """One memory-benchmark metric against resolution: a line per model and device."""
     import plotly.express as px
 
-    data = frame[frame["metric"] == metric]
+    data = frame[frame["metric"] == metric].assign(
+        series=lambda f: f["model"] + " (" + f["device"].map(device_kind) + ")")
     label = MEMORY_METRICS.get(metric, metric)
     figure = px.line(
         data,
         x="resolution",
         y="value",
-        color="model",
-        symbol="device",
+        color="series",
+        hover_name="device",
         markers=True,
         log_x=True,
         title=f"{label} by resolution",

@@ -312,6 +312,31 @@ def test_chart_frames_and_figures() -> None:
     assert list(report.memory_figure(memory, "peak_memory_mb").layout.xaxis.tickvals) == [64, 256]
 
 
+def test_charts_stay_readable_as_results_grow() -> None:
+    """What the screenshots showed: CPU and CUDA lines of one model in one colour, latency labels running into
+    each other, an epsilon axis crowded with ticks."""
+    memory = report.memory_frame([
+        row("memory", "cocogan", "peak_memory_mb", mb, unit="MB", device=device, params={"resolution": 64, "batch_size": 8})
+        for device, mb in (("cpu (2 threads)", 100.0), ("cuda (NVIDIA H200)", 80.0))])
+    lines = report.memory_figure(memory, "peak_memory_mb").data
+    assert sorted(line.name.split(",")[0] for line in lines) == ["cocogan (cpu)", "cocogan (cuda)"]
+    assert len({line.line.color for line in lines}) == 2
+
+    many = report.throughput_frame([
+        row("throughput", f"model-{i}", "latency_ms_batch1_median", 1.0 + i, unit="ms", params={"batch_size": 1})
+        for i in range(14)])
+    assert all(trace.text is None for trace in report.throughput_figure(many, "ms").data)
+    few = report.throughput_frame([row("throughput", "m", "latency_ms_batch1_median", 1.25, unit="ms", params={"batch_size": 1})])
+    assert list(report.throughput_figure(few, "ms").data[0].text) == ["1.25"]
+
+    curve = report.robustness_frame([
+        row("robustness", "clf", "accuracy", 0.5, unit="fraction",
+            params={"attack": "pgd", "mask": False, "epsilon": eps, "n_images": 10})
+        for eps in (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3)])
+    ticks = list(report.robustness_figure(curve).layout.xaxis.tickvals)
+    assert len(ticks) <= 6 and ticks[0] == 0.0
+
+
 # --- summary_markdown ---
 
 

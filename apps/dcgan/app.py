@@ -69,6 +69,8 @@ def build_demo(models: dict[str, str] | None = None) -> gr.Blocks:
         model.change(select_model, model, [class_name, walk_class, caption], api_visibility="private")
         generate_button.click(generate, [model, class_name, seed, n], grid, api_name="generate")
         interpolate_button.click(interpolate, [model, walk_class, seed_a, seed_b, steps], strip, api_name="interpolate")
+        if first:  # samples on arrival: an empty box until the first click says nothing about the model
+            demo.load(generate, [model, class_name, seed, n], grid, api_visibility="private")
     return demo
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 from core import report
 
 NUMBER_FORMATS = {"FID": "{:.2f}", "KID": "{:.4f}", "KID std": "{:.4f}", "precision": "{:.3f}", "recall": "{:.3f}"}
+COUNTS = ("n_real", "n_generated")  # image counts, shown with thousands separators
 HELP = {
     "role": "baseline: real held-out images (real-<split>-split) or the same network untrained (-untrained), for scale",
     "extractor": "the network whose features FID, KID, precision and recall compare; numbers from different "
@@ -30,8 +31,22 @@ def styled(frame: pd.DataFrame) -> pd.io.formats.style.Styler:
         style = "color: #8a8a8a; font-style: italic" if row["role"] == "baseline" else ""
         return [style] * len(row)
 
-    formats = {column: fmt for column, fmt in NUMBER_FORMATS.items() if column in frame}
+    # every number gets a format: a column without one (a seam ratio, say) would show six decimals
+    numbers = frame.select_dtypes("number").columns
+    formats = {column: NUMBER_FORMATS.get(column, "{:,}" if column in COUNTS else "{:.3g}") for column in numbers}
     return frame.style.apply(baseline_rows, axis=1).format(formats, na_rep="–")
+
+
+def with_dashes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns with gaps (the seam ratio exists for COCO-GANs only, conditional accuracy for conditional
+    models) as formatted text with "–" in the gaps: Streamlit writes "None" in an empty number cell whatever
+    the format says. Complete columns stay numbers, so they sort as numbers."""
+    frame = frame.copy()
+    for column in frame.columns[frame.isna().any()]:
+        fmt = NUMBER_FORMATS.get(column, "{:,}" if column in COUNTS else "{:.3g}")
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        frame[column] = frame[column].map(lambda v, f=fmt, n=numeric: "–" if pd.isna(v) else (f.format(v) if n else v))
+    return frame
 
 
 def show() -> None:
@@ -53,7 +68,7 @@ def show() -> None:
         if protocol:
             st.caption(f"Every row: {protocol}.")
         config = {column: st.column_config.Column(help=text) for column, text in HELP.items() if column in table}
-        st.dataframe(styled(table), hide_index=True, column_config=config)
+        st.dataframe(styled(with_dashes(table)), hide_index=True, column_config=config)
     ui.errors(quality)
 
 
