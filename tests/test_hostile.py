@@ -547,3 +547,59 @@ def test_no_internal_error_reaches_a_user_as_a_traceback(monkeypatch: pytest.Mon
     monkeypatch.setenv("FGL_DEBUG", "1")
     with pytest.raises(KeyError):
         cli.main(["list"])
+
+
+# ---------------------------------------------------------------- Space handlers (what the API calls reach)
+
+
+def _space_cases() -> dict[str, tuple[Callable[[], object], str]]:
+    from core import cocogan_demo as coco
+    from core import demo as dcgan
+    from core.robustness import demo as robust
+
+    gen, patch, clf = "pretrained/dcgan-fashion-mnist", "pretrained/cocogan-fashion-mnist-32", "pretrained/classifier-conv-fashion-mnist"
+    image = np.zeros((28, 28), np.uint8)
+    return {
+        "dcgan n 0": (lambda: dcgan.sample_grid(gen, 0, 0), "number of images must be a whole number from 1"),
+        "dcgan n text": (lambda: dcgan.sample_grid(gen, "many", 0), "number of images must be a whole number"),
+        "dcgan n 10**6": (lambda: dcgan.sample_grid(gen, 10**6, 0), "number of images must be a whole number from 1"),
+        "dcgan seed 1.5": (lambda: dcgan.sample_grid(gen, 4, 1.5), "seed must be a whole number from 0"),
+        "dcgan seed NaN": (lambda: dcgan.sample_grid(gen, 4, float("nan")), "seed must be a whole number"),
+        "dcgan seed None": (lambda: dcgan.sample_grid(gen, 4, None), "seed must be a whole number"),
+        "dcgan seed text": (lambda: dcgan.sample_grid(gen, 4, "x"), "seed must be a whole number"),
+        "dcgan class unknown": (lambda: dcgan.sample_grid(gen, 4, 0, "Dragon"), "unknown class 'Dragon'"),
+        "dcgan walk all classes": (lambda: dcgan.interpolation_strip(gen, 0, 1, 5, dcgan.ALL_CLASSES), "keeps one class"),
+        "dcgan walk 1 step": (lambda: dcgan.interpolation_strip(gen, 0, 1, 1, "Bag"), "steps must be a whole number"),
+        "dcgan walk seed B -1": (lambda: dcgan.interpolation_strip(gen, 0, -1, 5, "Bag"), "seed B must be a whole number"),
+        "dcgan unknown model": (lambda: dcgan.pick({"a": gen}, "b"), "unknown model 'b'"),
+        "dcgan no models": (lambda: dcgan.pick({}, "a"), "No models found"),
+        "cocogan seed -1": (lambda: coco.generate_image(patch, -1), "seed must be a whole number"),
+        "cocogan seed 2**64": (lambda: coco.generate_image(patch, 2**64), "seed must be a whole number"),
+        "cocogan cell row 99": (lambda: coco.redraw_cell(patch, 0, 99, 0, 1), "cell row must be a whole number"),
+        "cocogan cell col -1": (lambda: coco.redraw_cell(patch, 0, 0, -1, 1), "cell column must be a whole number"),
+        "cocogan cell text": (lambda: coco.redraw_cell(patch, 0, "a", 0, 1), "cell row must be a whole number"),
+        "cocogan cell seed 1.5": (lambda: coco.redraw_cell(patch, 0, 0, 0, 1.5), "cell seed must be a whole number"),
+        "cocogan extra 100": (lambda: coco.beyond_image(patch, 0, 100), "extra micro patches per border must be"),
+        "cocogan extra NaN": (lambda: coco.beyond_image(patch, 0, float("nan")), "extra micro patches per border"),
+        "cocogan on a DCGAN": (lambda: coco.generate_image(gen, 0), "draws whole images"),
+        "robustness epsilon -1": (lambda: robust.attack_one(clf, image, None, "pgd", -1.0, False), "epsilon"),
+        "robustness epsilon NaN": (lambda: robust.attack_one(clf, image, None, "pgd", float("nan"), False), "epsilon"),
+        "robustness epsilon text": (lambda: robust.attack_one(clf, image, None, "pgd", "big", False), "epsilon"),
+        "robustness attack unknown": (lambda: robust.attack_one(clf, image, None, "laser", 0.1, False), "laser"),
+        "robustness class unknown": (lambda: robust.attack_one(clf, image, "Dragon", "pgd", 0.1, False), "Dragon"),
+        "robustness image float": (lambda: robust.attack_one(clf, np.zeros((28, 28)), None, "pgd", 0.1, False), "uint8"),
+        "robustness image wrong shape": (lambda: robust.attack_one(clf, np.zeros((5, 5), np.uint8), None, "pgd", 0.1, False),
+                                         "28"),
+        "robustness on a generator": (lambda: robust.load_classifier(gen), "could not load model"),
+    }
+
+
+SPACE_CASES = _space_cases()
+
+
+@pytest.mark.parametrize("case", SPACE_CASES)
+def test_bad_space_inputs_are_one_line_user_errors(case: str) -> None:
+    call, expected = SPACE_CASES[case]
+    with pytest.raises(UserError) as caught:
+        call()
+    assert expected.lower() in str(caught.value).lower() and "\n" not in str(caught.value), str(caught.value)
