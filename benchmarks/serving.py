@@ -8,7 +8,7 @@ its production settings (`core.demos.components`: bounded cache, upload limit), 
 `--clients` concurrent clients (one `gradio_client.Client` each, in threads) for `--seconds`, after
 two warm-up calls each. Per (Space, clients), rows:
 
-    latency_ms_p50, latency_ms_p95   one call end to end: request, queue, handler, the image sent back
+    latency_ms_p50, latency_ms_p95   one call end to end: request, queue, handler, the image fetched
     calls_per_s                      completed calls per second, all clients together
     errors                           failed calls (any exception the client raised)
     temp_dir_mb                      what Gradio's cache folder (GRADIO_TEMP_DIR) holds after the run
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -171,8 +172,9 @@ def _client(url: str, api_name: str, arguments: tuple, seconds: float, ready, re
     from gradio_client import Client
 
     latencies, errors = [], 0
+    downloads = tempfile.mkdtemp(prefix="fgl-serving-client-")  # a browser fetches every image it is sent
     try:
-        client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+        client = Client(url, verbose=False, download_files=downloads, analytics_enabled=False)
         for _ in range(2):  # the first calls connect and warm the server's caches
             client.predict(*arguments, api_name=api_name)
     except Exception:  # noqa: BLE001 - a client that cannot even start counts as one error
@@ -189,6 +191,7 @@ def _client(url: str, api_name: str, arguments: tuple, seconds: float, ready, re
             errors += 1
             continue
         latencies.append(time.monotonic() - began)
+    shutil.rmtree(downloads, ignore_errors=True)
     results.put((latencies, errors))
 
 

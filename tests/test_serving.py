@@ -35,3 +35,26 @@ def test_a_space_that_cannot_serve_is_error_rows(tiny_space, monkeypatch: pytest
     monkeypatch.setitem(serving.ENDPOINTS, "dcgan", broken)
     rows = serving.run(serving.Scenario("dcgan", clients=1, seconds=0.5))
     assert rows and all(row.value is None and row.error for row in rows)
+
+
+def test_gradio_writes_each_cached_answer_once_and_whole(tmp_path: Path) -> None:
+    """Under load, Gradio rewrote a content-addressed cache file in place while an earlier response streamed
+    it (Content-Length mismatches). The Spaces' cache write leaves an existing file alone and lands new ones whole."""
+    import os
+
+    from gradio import processing_utils
+    from PIL import Image
+
+    from core.demos import components
+
+    assert processing_utils.save_pil_to_cache is components.save_pil_to_cache  # what every Space's images go through
+    image = Image.new("L", (50, 40), 3)
+    first = components.save_pil_to_cache(image, str(tmp_path), format="png")
+    inode = os.stat(first).st_ino
+    with open(first, "rb") as streaming:  # a response still sending the first answer
+        again = components.save_pil_to_cache(image, str(tmp_path), format="png")
+        assert again == first and os.stat(again).st_ino == inode  # not rewritten
+        assert streaming.read() == Path(first).read_bytes()
+    with Image.open(first) as cached:
+        assert cached.size == (50, 40)
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio import processing_utils
 
 # Gradio's cache (GRADIO_TEMP_DIR) holds every image a Space returned: files older than an hour go, checked
 # every 10 minutes, so the disk use of a busy Space stays bounded. Uploads above MAX_UPLOAD are refused by
 # Gradio before they reach a handler (a 28 px classifier needs kilobytes, a photo a few MB).
 DELETE_CACHE = (600, 3600)  # (how often, age in seconds)
 MAX_UPLOAD = "10mb"
+
+
+def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    """Gradio's `processing_utils.save_pil_to_cache`, written once and atomically.
+
+    The cache is content-addressed (a folder per hash of the encoded bytes), yet Gradio rewrites the file
+    in place on every call: under load a second identical answer truncated the file while a first response
+    was streaming it (a Content-Length mismatch, about 1 % of calls with 16 clients). Here a file that is
+    there already holds these very bytes and is left alone; a new one is renamed into place whole.
+    """
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    path = (folder / f"{name}.{format}").resolve()
+    if not path.exists():
+        staged = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+        staged.write_bytes(data)
+        os.replace(staged, path)
+    return str(path)
+
+
+processing_utils.save_pil_to_cache = save_pil_to_cache  # every image a Space returns goes through it
 
 
 def blocks(title: str) -> gr.Blocks:
