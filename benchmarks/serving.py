@@ -20,6 +20,7 @@ figures within one run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import multiprocessing
 import os
 import shutil
@@ -28,10 +29,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from accelerate.utils import patch_environment
 
 from benchmarks import run_scenarios
 from core.errors import UserError
@@ -58,37 +60,18 @@ def _first_choice(demo, label: str):
     raise UserError(f"the Space has no component labelled {label!r}")
 
 
-def _dcgan():
-    from apps.dcgan.app import build_demo
-
-    return build_demo()
-
-
-def _robustness():
-    from apps.robustness.app import build_demo
-
-    return build_demo()
-
-
-def _cocogan():
-    from apps.cocogan.app import build_demo
-
-    return build_demo()
-
-
-def _collection():
-    from apps.collection.app import build_demo
-
-    return build_demo()
+def _space(module: str) -> Callable[[], object]:
+    """A builder of the Space in `module` (apps.<name>.app), imported only when it is measured."""
+    return lambda: importlib.import_module(module).build_demo()
 
 
 ENDPOINTS = {
-    "dcgan": Endpoint(_dcgan, "/generate", lambda demo: (_first_choice(demo, "Model"), "all classes", 0, 16)),
-    "robustness": Endpoint(_robustness, "/attack",
+    "dcgan": Endpoint(_space("apps.dcgan.app"), "/generate", lambda demo: (_first_choice(demo, "Model"), "all classes", 0, 16)),
+    "robustness": Endpoint(_space("apps.robustness.app"), "/attack",
                            lambda demo: (_first_choice(demo, "Classifier"), _first_choice(demo, "True class"), "pgd",
                                          0.1, False)),
-    "cocogan": Endpoint(_cocogan, "/generate", lambda demo: (_first_choice(demo, "Model"), 0, True)),
-    "collection": Endpoint(_collection, "/side_by_side", lambda demo: (0, 10, "all classes")),
+    "cocogan": Endpoint(_space("apps.cocogan.app"), "/generate", lambda demo: (_first_choice(demo, "Model"), 0, True)),
+    "collection": Endpoint(_space("apps.collection.app"), "/side_by_side", lambda demo: (0, 10, "all classes")),
 }
 
 
@@ -112,23 +95,9 @@ def _folder_mb(folder: Path) -> float:
 def measure(scenario: Scenario) -> dict[str, float]:
     """Serve the Space, load it with the scenario's clients, and return its figures."""
     endpoint = ENDPOINTS[scenario.space]
-    with tempfile.TemporaryDirectory(prefix="fgl-serving-") as temp, _environment(GRADIO_TEMP_DIR=temp):
+    with tempfile.TemporaryDirectory(prefix="fgl-serving-") as temp, patch_environment(GRADIO_TEMP_DIR=temp):
         demo = endpoint.build()  # its components take the cache folder when they are built
         return _load(demo, endpoint, scenario, Path(temp))
-
-
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _load(demo, endpoint: Endpoint, scenario: Scenario, temp: Path) -> dict[str, float]:

@@ -20,17 +20,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     format by extension still do). On an exception the temporary file goes and `path` is untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
+    # a hidden name beside the target, ending in the target's suffix (PIL and matplotlib pick formats by it)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
-        # the suffix the writer sees is the target's: ".x.png.tmp" would confuse PIL and matplotlib
-        staged = tmp.with_name(tmp.name.removesuffix(".tmp"))
-        yield staged
-        os.replace(staged, path)
+        yield tmp
+        os.replace(tmp, path)
     finally:
-        for leftover in (tmp, tmp.with_name(tmp.name.removesuffix(".tmp"))):
-            leftover.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 def write_text(path: str | Path, text: str) -> Path:

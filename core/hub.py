@@ -61,7 +61,7 @@ def model_file(folder: str | Path, name: str) -> Path:
     folder = Path(folder)
     path = folder / name
     if not path.is_file():
-        raise UserError(f"{folder} is not a complete exported model: it has no {name}")
+        raise UserError(f"{folder} is not an exported model: it has no {name}")
     if path.is_symlink() and not path.resolve().is_relative_to(folder.resolve()):
         raise UserError(f"{path} is a link to a file outside the model folder; refusing to read it")
     return path
@@ -69,9 +69,6 @@ def model_file(folder: str | Path, name: str) -> Path:
 
 def read_config(folder: str | Path) -> dict[str, Any]:
     """An exported model's config.json: a JSON object, or a one-line UserError saying what is wrong."""
-    path = Path(folder) / CONFIG_FILE
-    if not path.is_file():
-        raise UserError(f"{folder} is not an exported model: it has no {CONFIG_FILE}")
     path = model_file(folder, CONFIG_FILE)
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise UserError(f"{path} is {path.stat().st_size:,} bytes: too large for a model config")

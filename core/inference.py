@@ -399,7 +399,6 @@ def load_network(source: str | Path, kind: str) -> nn.Module:
     return network
 
 
-
 def network_family(network: nn.Module) -> ModelFamily:
     """The registered family of an exported (or freshly built) network."""
     name = getattr(network, "family", None)

@@ -912,7 +912,7 @@ def _serving_section(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _fmt(value: float | None, fmt: str) -> str:
-    return "-" if value is None else fmt.format(value)
+    return "–" if value is None else fmt.format(value)
 
 
 SECTIONS = {

@@ -16,25 +16,15 @@ def check_seed(value: Any, name: str = "seed") -> int:
     return whole_number(value, name, 0, MAX_SEED)
 
 
-def whole_number(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
-    """`value` as an int within [low, high]; an integral float counts; anything else is a UserError naming `name`."""
+def whole_number(value: Any, name: str, low: int | None = None, high: int | None = None, sent: Any = None) -> int:
+    """`value` as an int within [low, high]; an integral float counts; anything else is a UserError naming `name`
+    (and showing `sent`, when given: what the user typed, if `value` was read from it)."""
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise UserError(f"{name} must be a whole number, got {value!r}")
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if low is not None and high is not None else (
+        bounds = f"from {low} to {high}" if low is not None and high is not None else (
             f">= {low}" if low is not None else f"<= {high}")
-        raise UserError(f"{name} must be a whole number {bounds}, got {value}")
+        raise UserError(f"{name} must be a whole number {bounds}, got {value if sent is None else repr(sent)}")
     return value
-
-
-def real_number(value: Any, name: str, low: float | None = None, high: float | None = None) -> float:
-    """`value` as a finite float within [low, high]; else a UserError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise UserError(f"{name} must be a finite number, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low:g} and {high:g}" if low is not None and high is not None else (
-            f">= {low:g}" if low is not None else f"<= {high:g}")
-        raise UserError(f"{name} must be {bounds}, got {value:g}")
-    return float(value)

@@ -44,7 +44,7 @@ def test_resume_and_dry_run(real_data_env, tmp_path, capsys) -> None:
         (["train", "--recipe", "dcgan-fashion-mnist", "--set", "stepz=1", "--dry-run"], "unknown training setting"),
         (["train", "--recipe", "dcgan-fashion-mnist", "--set", "steps"], "must look like key=value"),
         (["generate", "--model", "/nonexistent/model.dir"], "not found"),
-        (["generate", "--model", "x", "--n", "0"], "--n must be a whole number between 1 and 1024"),
+        (["generate", "--model", "x", "--n", "0"], "--n must be a whole number from 1 to 1024"),
         (["export", "/nonexistent/run", "--name", "x"], "no finished model"),
         (["export", "/tmp", "--name", "bad name!"], "may use letters"),
     ],

@@ -41,7 +41,7 @@ def test_labels_by_id_name_or_list(tiny_generator_dir) -> None:
         pipe.sample(1, labels=7)
     with pytest.raises(UserError, match="2 labels for 3 images"):
         pipe.sample(3, labels=[0, 1])
-    with pytest.raises(UserError, match="between 1 and"):
+    with pytest.raises(UserError, match="from 1 to"):
         pipe.sample(0)
 
 

@@ -31,7 +31,7 @@ def test_a_space_under_concurrent_clients_gives_latency_throughput_and_error_row
 
 
 def test_a_space_that_cannot_serve_is_error_rows(tiny_space, monkeypatch: pytest.MonkeyPatch) -> None:
-    broken = serving.Endpoint(serving._dcgan, "/no_such_endpoint", lambda demo: ())
+    broken = serving.Endpoint(serving._space("apps.dcgan.app"), "/no_such_endpoint", lambda demo: ())
     monkeypatch.setitem(serving.ENDPOINTS, "dcgan", broken)
     rows = serving.run(serving.Scenario("dcgan", clients=1, seconds=0.5))
     assert rows and all(row.value is None and row.error for row in rows)

@@ -24,6 +24,7 @@ from typing import TypeVar
 from PIL import Image
 from safetensors import SafetensorError
 
+from core import validation
 from core.errors import UserError
 from core.hub import CONFIG_FILE, read_config
 from core.inference import GeneratorPipeline, LabelSpec, list_models, load_cached
@@ -148,15 +149,16 @@ def load(source: str) -> GeneratorPipeline:
 
 
 def whole_number(value: float | str | None, what: str, low: int, high: int) -> int:
-    """`value` from a UI field as an int in [low, high]."""
+    """`value` from a UI field (a number, or its text: the API may send either) as an int in [low, high],
+    by core.validation's rule once the text is read."""
     # Decimal, not float: seeds go up to 2**63-1, beyond float's exact integers
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         raise UserError(f"{what} must be a whole number, got {value!r}") from None
-    if not number.is_finite() or number != number.to_integral_value() or not low <= number <= high:
+    if not number.is_finite() or number != number.to_integral_value():
         raise UserError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
-    return int(number)
+    return validation.whole_number(int(number), what, low, high, sent=value)
 
 
 def parse_seed(seed: float | str | None, what: str = "seed") -> int:

@@ -24,6 +24,7 @@ from torch import nn
 
 from core.errors import UserError
 from core.registry import Registry
+from core.validation import whole_number
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,7 @@ def check_types(family: str, config_class: type, values: Mapping[str, Any]) -> N
         if expected is not None and not _is_instance(value, expected):
             raise UserError(f"{family} setting {name} must be {_describe(expected)}, got {value!r}")
         if isinstance(value, int) and not isinstance(value, bool) and _origin(expected) is int:
-            high = MAX_IMAGE_SIZE if name == "image_size" else None
-            if value < 0 or (high is not None and value > high):
-                bound = f"between 0 and {high}" if high else ">= 0"
-                raise UserError(f"{family} setting {name} must be a whole number {bound}, got {value}")
+            whole_number(value, f"{family} setting {name}", 0, MAX_IMAGE_SIZE if name == "image_size" else None)
 
 
 def _origin(hint: Any) -> Any:

@@ -73,7 +73,7 @@ class TrainConfig:
         self.betas = tuple(self.betas)
         if self.mixed_precision not in MIXED_PRECISION:
             raise UserError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {self.mixed_precision!r}")
-        for name, low, high in (("image_size", 1, MAX_IMAGE_SIZE), ("pad", 0, 64)):
+        for name, low, high in (("image_size", 1, MAX_IMAGE_SIZE), ("pad", 0, 64), ("shift", 0, 16)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise UserError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
@@ -85,8 +85,6 @@ class TrainConfig:
         for name in ("conditional", "hflip"):
             if not isinstance(getattr(self, name), bool):
                 raise UserError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if isinstance(self.shift, bool) or not isinstance(self.shift, int) or not 0 <= self.shift <= 16:
-            raise UserError(f"shift must be a whole number from 0 to 16, got {self.shift!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise UserError(f"lr_schedule must be constant or cosine, not {self.lr_schedule!r}")
         for name, low in (("batch_size", 1), ("steps", 0), ("log_every", 1), ("sample_every", 1),
