@@ -164,7 +164,7 @@ def test_mixed_precision_choices() -> None:
 
 def test_batch_stream_is_a_deterministic_sharded_permutation() -> None:
     from core.data import ImageData
-    from core.train.trainer import BatchStream
+    from core.train.batches import BatchStream
 
     # image i has every pixel = i, so a batch tells which items it holds
     data = ImageData(torch.arange(24, dtype=torch.uint8).view(24, 1, 1, 1).expand(24, 1, 2, 2).clone(),
@@ -183,7 +183,7 @@ def test_batch_stream_is_a_deterministic_sharded_permutation() -> None:
 
 def test_random_shifts_translate_whole_images_deterministically() -> None:
     from core.data import ImageData
-    from core.train.trainer import BatchStream, random_shift
+    from core.train.batches import BatchStream, random_shift
 
     # One bright pixel in the middle of a dark 9x9 image: a shift moves it by at most 2 pixels per axis.
     images = torch.zeros(64, 1, 9, 9, dtype=torch.uint8)
@@ -241,3 +241,23 @@ def test_two_processes_under_torchrun(real_data_env, tmp_path) -> None:
     assert summary["batch_size"] == 16  # 8 per process x 2
     assert load_state(run / "checkpoints" / "last")["step"] == 4
     assert (run / "generator" / "model.safetensors").is_file()
+
+
+def test_batch_schedule_reads_the_same_sequence_at_any_batch_size():
+    """Batches of a changing size still read each epoch's permutation in order, with no gap or repeat; with
+    one size the batches are exactly the fixed-size stream's (old runs resume onto the same data)."""
+    from core.data import load_dataset
+    from core.train.batches import BatchSchedule, BatchStream
+
+    data = load_dataset("fashion-mnist", "test", image_size=8)
+    fixed = BatchStream(data, batch_size=16, seed=2)
+    per_epoch = fixed.batches_per_epoch
+    order = [fixed.order(0)[i * 16 : (i + 1) * 16] for i in range(per_epoch)] + [fixed.order(1)[:16]]
+    assert all(torch.equal(fixed.indices(i), order[i]) for i in (0, 1, per_epoch - 1, per_epoch))
+
+    schedule = BatchSchedule(starts=(0, 3, 7), sizes=(16, 8, 32))
+    varying = BatchStream(data, batch_size=16, seed=2, schedule=schedule)
+    read = torch.cat([varying.indices(step) for step in range(12)])
+    assert torch.equal(read, fixed.order(0)[: 3 * 16 + 4 * 8 + 5 * 32])
+    assert varying.images_read(12) == 3 * 16 + 4 * 8 + 5 * 32 and varying.indices(7).numel() == 32
+    assert schedule.step_reaching(3 * 16 + 4 * 8 + 1) == 8 and varying.steps_for(1.0) == schedule.step_reaching(varying.epoch_length)

@@ -5,8 +5,9 @@ networks each phase's loss updates), returns the loss of a phase for a batch,
 and may remember state across steps (BEGAN's k_t) that goes into the
 checkpoint. How often a phase runs per iteration, with which optimizer and
 which hook after its step, comes from the run's config (`core.train.phases`),
-never from here. The trainer calls only `phases`, `set_step`, `loss`,
-`state_dict` / `load_state_dict`, `preview_inputs`, `preview` and `evaluate`.
+never from here. The trainer calls only `phases`, `batch_schedule`, `milestones`,
+`set_step`, `loss`, `state_dict` / `load_state_dict`, `preview_inputs`, `preview`
+and `evaluate`.
 
 Each objective declares its settings as an `Options` dataclass. A run's
 `options` must be exactly a subset of its fields: a setting the objective does
@@ -70,6 +71,17 @@ class Objective:
 
     def set_step(self, step: int) -> None:
         """Called before each iteration; curricula and growing schedules hook in here."""
+
+    @classmethod
+    def batch_schedule(cls, config: TrainConfig):
+        """The batch size by step (a `core.train.batches.BatchSchedule`), or None for the run's `batch_size`
+        throughout. ProGAN trains each resolution with a batch size of its own."""
+        return
+
+    def milestones(self) -> dict[int, str]:
+        """Steps after which the trainer keeps a snapshot of the exported network, by snapshot name
+        (ProGAN: the end of every stage, for its growth curve and strip)."""
+        return {}
 
     def loss(self, phase: str, batch: Batch) -> tuple[Tensor, Logs]:
         raise NotImplementedError

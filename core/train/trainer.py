@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import random
 import signal
 import time
@@ -44,13 +43,14 @@ from accelerate.utils import set_seed
 from torch import nn
 from tqdm.auto import tqdm
 
-from core.data import ImageData, load_dataset
+from core.data import load_dataset
 from core.errors import UserError
 from core.files import atomic_path, write_text
 from core.hub import save_model
 from core.images import make_grid, save_png, to_uint8
 from core.models import MODELS
 from core.objectives import OBJECTIVES, Objective, options_dict
+from core.train.batches import BatchStream
 from core.train.checkpoint import load_state, save_state
 from core.train.config import TrainConfig, equivalent_command
 from core.train.ema import EMA, has_batch_norm, recalibrated
@@ -71,68 +71,6 @@ class TrainResult:
     step: int
     seconds: float
     images_per_s: float
-
-
-class BatchStream:
-    """Deterministic batches by step: a fixed permutation per epoch, a shard per process.
-
-    An iteration reads `per_step` real batches (a phase with 5 repeats takes a
-    fresh one each time). Because the batch depends only on (seed, step,
-    rank, repeat), resuming at step k reproduces exactly the batches an
-    uninterrupted run would have seen.
-    """
-
-    def __init__(
-        self, data: ImageData, batch_size: int, seed: int, rank: int = 0, world: int = 1, hflip: bool = False,
-        shift: int = 0, per_step: int = 1,
-    ):
-        if len(data) < batch_size * world:
-            raise UserError(f"batch size {batch_size} x {world} process(es) is larger than the dataset ({len(data)} images)")
-        if shift < 0 or shift >= data.image_size // 2:
-            raise UserError(f"shift must be between 0 and {data.image_size // 2 - 1} pixels, got {shift}")
-        self.data, self.batch_size, self.seed, self.rank, self.world = data, batch_size, seed, rank, world
-        self.hflip, self.shift, self.per_step = hflip, shift, per_step
-        self.batches_per_epoch = len(data) // (batch_size * world)
-        self._epoch, self._order = -1, torch.empty(0)
-
-    def __call__(self, step: int, repeat: int = 0) -> dict[str, torch.Tensor]:
-        """The batch of iteration `step`, repeat `repeat`: "images" [B, C, H, W] in [-1, 1] and "labels" [B].
-
-        A dict, so that objectives with other inputs (paired images, masks) get them by name.
-        """
-        if not 0 <= repeat < self.per_step:
-            raise ValueError(f"repeat {repeat} is outside the {self.per_step} batches of a step")
-        index = step * self.per_step + repeat  # real batches read before this one
-        epoch, position = divmod(index, self.batches_per_epoch)
-        if epoch != self._epoch:
-            rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._epoch, self._order = epoch, torch.randperm(len(self.data), generator=rng)
-        start = (position * self.world + self.rank) * self.batch_size
-        images, labels = self.data.batch(self._order[start : start + self.batch_size])
-        key = (self.seed, step, self.rank) if repeat == 0 else (self.seed, step, self.rank, repeat)
-        rng = torch.Generator().manual_seed(hash(key) % 2**62)
-        if self.hflip:
-            flip = torch.rand(images.shape[0], generator=rng) < 0.5
-            images[flip] = images[flip].flip(-1)
-        if self.shift:
-            images = random_shift(images, self.shift, rng)
-        return {"images": images, "labels": labels}
-
-    def epochs_done(self, step: int) -> float:
-        """Passes over the data after `step` iterations."""
-        return step * self.per_step / self.batches_per_epoch
-
-    def steps_for(self, epochs: float) -> int:
-        """Iterations that read `epochs` passes over the data (rounded up)."""
-        return math.ceil(epochs * self.batches_per_epoch / self.per_step - 1e-9)
-
-
-def random_shift(images: torch.Tensor, shift: int, rng: torch.Generator) -> torch.Tensor:
-    """Each image [B, C, H, W] translated by up to `shift` pixels per axis (edges replicated)."""
-    size = images.shape[-1]
-    padded = torch.nn.functional.pad(images, (shift,) * 4, mode="replicate")
-    offsets = torch.randint(0, 2 * shift + 1, (images.shape[0], 2), generator=rng).tolist()
-    return torch.stack([padded[i, :, dy : dy + size, dx : dx + size] for i, (dy, dx) in enumerate(offsets)])
 
 
 def _allow_precision(precision: str) -> None:
@@ -195,7 +133,7 @@ class Trainer:
         self.phases: list[PlannedPhase] = plan_phases(objective_class.phases, config.phases, config.lr, config.betas)
         self.stream = BatchStream(
             self.data, config.batch_size, config.seed, acc.process_index, acc.num_processes, config.hflip, config.shift,
-            per_step=batches_per_step(self.phases),
+            per_step=batches_per_step(self.phases), schedule=objective_class.batch_schedule(config),
         )
         if config.epochs > 0:  # a budget in passes over the data: the step count follows from the data size
             config = replace(config, steps=self.stream.steps_for(config.epochs))
@@ -205,6 +143,7 @@ class Trainer:
         self.ema.shadow.to(acc.device)
         self.networks, self.optimizers = self._prepare(networks)
         self.objective: Objective = objective_class(self.networks, config)
+        self.milestones: dict[int, str] = self.objective.milestones()  # step -> snapshot name
         self.step = 0
         self._seconds_before, self._session_start = 0.0, time.monotonic()
         self._running: dict[str, list] = {}  # key -> [sum, count] of logged values since the last log line
@@ -329,7 +268,9 @@ class Trainer:
                         self.save_samples()
                         self.evaluate()
                     for epoch in self._epochs_ended():
-                        self.save_snapshot(epoch)
+                        self.save_snapshot(f"epoch_{epoch:03d}", {"epoch": epoch})
+                    if self.step in self.milestones:
+                        self.save_snapshot(self.milestones[self.step], {"milestone": self.milestones[self.step]})
                     if self.step % config.checkpoint_every == 0 or stop.requested:
                         self.save_checkpoint()
                     if stop.requested:
@@ -345,15 +286,16 @@ class Trainer:
         self.save_checkpoint()
         self.save_samples()
         self.evaluate()
-        images_per_s = self.images_read(self.step - start_step) / max(seconds, 1e-9)
+        images_per_s = self.images_read(self.step - start_step, start_step) / max(seconds, 1e-9)
         if acc.is_main_process:
             self.export_model(self.run_dir / self.family.exported)
             self._write_summary(images_per_s)
         return TrainResult(self.run_dir, self.step, seconds, images_per_s)
 
-    def images_read(self, steps: int) -> int:
-        """Real training images `steps` iterations read, over all processes (each repeat of a phase reads a batch)."""
-        return steps * self.stream.per_step * self.config.batch_size * self.accelerator.num_processes
+    def images_read(self, steps: int, start: int = 0) -> int:
+        """Real training images iterations start .. start + steps - 1 read, over all processes (each repeat of a
+        phase reads a batch)."""
+        return self.stream.images_read(start + steps) - self.stream.images_read(start)
 
     def train_step(self) -> dict[str, Any]:
         """One iteration at `self.step`, which it advances: every phase of the objective (each `repeats`
@@ -412,8 +354,8 @@ class Trainer:
 
     def _epochs_ended(self) -> list[int]:
         """The `snapshot_epochs` completed by the step just taken."""
-        read, per_epoch = self.step * self.stream.per_step, self.stream.batches_per_epoch  # real batches
-        return [e for e in self.config.snapshot_epochs if read - self.stream.per_step < e * per_epoch <= read]
+        before, read, length = self.stream.images_read(self.step - 1), self.stream.images_read(self.step), self.stream.epoch_length
+        return [e for e in self.config.snapshot_epochs if before < e * length <= read]
 
     def _set_learning_rates(self) -> None:
         """The schedule is a function of the step alone, so resuming needs no scheduler state."""
@@ -451,15 +393,16 @@ class Trainer:
         path = path or self.run_dir / "samples" / f"step_{self.step:06d}.png"
         return save_png(make_grid(images, nrow=nrow), path, scale)
 
-    def save_snapshot(self, epoch: int) -> Path | None:
-        """The EMA network after `epoch` epochs, exported to snapshots/epoch_NNN/ with its sample grid."""
+    def save_snapshot(self, name: str, record: dict[str, Any]) -> Path | None:
+        """The EMA network now, exported to snapshots/NAME/ with its sample grid and snapshot.json (`record` and
+        the step): after each of `snapshot_epochs` (epoch_NNN) and at the objective's milestones (ProGAN's stages)."""
         if not self.accelerator.is_main_process:
             return None
-        folder = self.run_dir / "snapshots" / f"epoch_{epoch:03d}"
+        folder = self.run_dir / "snapshots" / name
         network = self.averaged_network()
         self.export_model(folder, network)
         self.save_samples(folder / "samples.png", network)
-        write_text(folder / "snapshot.json", json.dumps({"epoch": epoch, "step": self.step}))
+        write_text(folder / "snapshot.json", json.dumps({**record, "step": self.step}))
         return folder
 
     def evaluate(self) -> dict[str, float]:
