@@ -50,7 +50,7 @@ class GeneratorPipeline:
         self.z_dim: int = config.z_dim
         self.num_classes: int = config.num_classes if "labels" in self.family.accepts else 0
         self.class_names: list[str] = list(config.class_names) or [str(i) for i in range(self.num_classes)]
-        self.image_size: int = config.image_size
+        self.image_size: int = generator.output_size
         self.channels: int = config.channels
         takes_codes = "codes" in self.family.accepts
         self.categorical_codes: int = getattr(config, "categorical_codes", 0) if takes_codes else 0

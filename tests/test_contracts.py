@@ -33,13 +33,16 @@ def recipe_of(family: str) -> str:
 # Per-family extras that keep the smoke runs small where the smoke preset alone does not.
 TINY = {
     "dcgan": {"width": 8}, "cocogan": {"width": 8, "max_width": 16}, "classifier": {},
+    "progan": {"width": 8, "max_width": 16},
 }
+UNCONDITIONAL_32PX = ("cocogan", "progan")  # patch-based or growing: 32 px (28 padded), no classes
 
 
 def tiny_config(family: str, **values):
-    """The family's typed config at a tiny size, for 28 px grayscale (32 px for COCO-GAN)."""
+    """The family's typed config at a tiny size, for 28 px grayscale (32 px for COCO-GAN and ProGAN)."""
     spec = MODELS.get(family)
-    base = {"image_size": 32 if family == "cocogan" else 28, "channels": 1, "num_classes": 0 if family == "cocogan" else 3}
+    odd = family in UNCONDITIONAL_32PX
+    base = {"image_size": 32 if odd else 28, "channels": 1, "num_classes": 0 if odd else 3}
     fields = {f.name for f in dataclasses.fields(spec.config_class)}
     defaults = {"width": 8, "hidden": 32, "feature_dim": 8, "stages": 2, "bottleneck": 8, "z_dim": 8, **TINY.get(family, {})}
     return spec.make_config(**{k: v for k, v in {**base, **defaults, **values}.items() if k in fields})

@@ -2,7 +2,7 @@
 
 The classic collection (GAN, CGAN, ACGAN, infoGAN, WGAN, WGAN-GP, DRAGAN,
 LSGAN, BEGAN, EBGAN) shares the networks of `core.models.gan`; DCGAN,
-COCO-GAN and the classifiers have their own.
+COCO-GAN, Progressive GAN and the classifiers have their own.
 """
 
 from core.models import (  # noqa: F401  (imported to register)
@@ -17,6 +17,7 @@ from core.models import (  # noqa: F401  (imported to register)
     gan,
     infogan,
     lsgan,
+    progan,
     wgan,
     wgan_gp,
 )

@@ -159,6 +159,12 @@ class LatentGenerator:
     def num_classes(self) -> int:
         return self.config.num_classes
 
+    @property
+    def output_size(self) -> int:
+        """The side of the images it draws now (a growing ProGAN: the stage it reached)."""
+        return self.config.image_size
+
+
 MODELS: Registry[ModelFamily] = Registry("model", ModelFamily)
 
 

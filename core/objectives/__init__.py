@@ -6,10 +6,20 @@
     began           BEGAN: autoencoder energies in equilibrium (k_t)
     ebgan           EBGAN: autoencoder energy with a margin and the pull-away term
     cocogan         COCO-GAN: micro patches by coordinate, macro-patch critic, the curriculum
+    progan          Progressive GAN: WGAN-GP with drift while G and D grow from 4x4, in images shown
     classification  classifiers, optionally adversarially trained
 """
 
-from core.objectives import acgan, began, classification, cocogan, ebgan, image_gan, infogan  # noqa: F401  (register)
+from core.objectives import (  # noqa: F401  (imported to register)
+    acgan,
+    began,
+    classification,
+    cocogan,
+    ebgan,
+    image_gan,
+    infogan,
+    progan,
+)
 from core.objectives.base import (
     OBJECTIVES,
     Batch,

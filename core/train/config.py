@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import shlex
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,6 +19,7 @@ from core.errors import UserError
 from core.models.base import MAX_IMAGE_SIZE, check_types
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+DATA_LOADING = ("auto", "memory", "stream")  # core.data.sources.LOADING (not imported: it would load torchvision)
 
 
 @dataclass
@@ -29,7 +31,7 @@ class TrainConfig:
     # what to train
     model: str = "dcgan"  # a family in core.models.MODELS
     model_config: dict = field(default_factory=dict)  # the family's config; size, channels, classes come from the data
-    dataset: str = "fashion-mnist"  # a name in core.data.DATASETS
+    dataset: str = "fashion-mnist"  # a name in core.data.DATASETS, "folder:PATH" or "hf:REPO" (core.data.sources)
     split: str = "train"
     image_size: int = 28
     channels: int = 0  # 0 = the dataset's own
@@ -37,6 +39,10 @@ class TrainConfig:
     conditional: bool = True  # condition on the dataset's class labels
     hflip: bool = False  # random horizontal flips of real images
     shift: int = 0  # random translations of real images by up to this many pixels
+    # folder: and hf: data: "auto" keeps it in memory when decoded it fits in a quarter of the available memory,
+    # else streams it from worker processes (the same batches either way); "memory" or "stream" force the choice
+    data_loading: str = "auto"
+    workers: int = 0  # decoding processes for folder: and hf: data; 0 = automatic (core.data.stream)
     # the objective's own settings (its Options dataclass in core.objectives): loss, penalty, curriculum,
     # adversarial_training ... A recipe or `--set` may give them at the top level (`--set loss=hinge`);
     # they are kept here, and one the objective does not read is an error.
@@ -79,6 +85,10 @@ class TrainConfig:
                 raise UserError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
         if self.channels not in (0, 1, 3) or isinstance(self.channels, bool):
             raise UserError(f"channels must be 0 (the dataset's own), 1 or 3, got {self.channels!r}")
+        if self.data_loading not in DATA_LOADING:
+            raise UserError(f"data_loading must be one of {', '.join(DATA_LOADING)}, got {self.data_loading!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or not 0 <= self.workers <= 64:
+            raise UserError(f"workers must be a whole number from 0 (automatic) to 64, got {self.workers!r}")
         for name in ("recipe", "preset", "model", "dataset", "split"):
             if not isinstance(getattr(self, name), str):
                 raise UserError(f"{name} must be a name, got {getattr(self, name)!r}")
@@ -197,6 +207,40 @@ def _cocogan(model_config: dict[str, Any], quick_steps: int, presets: dict | Non
     }
 
 
+def _progan(model_config: dict[str, Any], images: dict[str, tuple[int, int]], presets: dict | None = None,
+            **settings: Any) -> dict[str, Any]:
+    """A Progressive GAN recipe: the growth schedule in images shown per preset (`images[preset]` = (fade,
+    stable) per stage), and steps that run the whole schedule plus one more stable phase at the final size."""
+    tweaks = {name: {"fade_images": fade, "stable_images": stable} for name, (fade, stable) in images.items()}
+    recipe = {
+        "model": "progan",
+        "model_config": model_config,
+        **settings,
+        "presets": _with_tweaks({"smoke": {}, "quick": {"checkpoint_every": 250, "sample_every": 500},
+                                 "full": {"checkpoint_every": 1000, "sample_every": 2000}},
+                                {name: {**tweaks.get(name, {}), **(presets or {}).get(name, {})} for name in PRESETS}),
+    }
+    for name, values in recipe["presets"].items():
+        values.setdefault("steps", _progan_steps(recipe, name))
+    return recipe
+
+
+def _progan_steps(recipe: dict[str, Any], preset: str) -> int:
+    """Steps of the growth schedule of `recipe` under `preset`, with the final stage trained as long as the others."""
+    from core.objectives.progan import ProGANOptions, growth_schedule
+
+    def setting(name: str) -> Any:
+        for source in (recipe["presets"][preset], PRESETS[preset], recipe):
+            if name in source:
+                return source[name]
+        return getattr(TrainConfig, name, None)
+
+    options = ProGANOptions(**{name: setting(name) for name in ("fade_images", "stable_images", "batch_sizes")
+                               if setting(name) is not None})
+    phases = growth_schedule(setting("image_size") + 2 * setting("pad"), options, setting("batch_size"))
+    return phases[-1].first_step + math.ceil(options.stable_images / phases[-1].batch_size)
+
+
 # The classic collection's protocol (pytorch-generative-model-collections): Fashion-MNIST at 28 px, batch 64,
 # a budget in epochs (passes of the critic over the data). The quick preset is the reference's budget on
 # this CPU, 10 epochs (what the collection benchmark compares and what the models in pretrained/ were
@@ -294,6 +338,25 @@ RECIPES: dict[str, dict[str, Any]] = {
         dataset="clothing", image_size=64, hflip=True, quick_steps=3000,
         # full: what pretrained/cocogan-clothing-64 was trained with, 17 minutes on an H200
         presets={"smoke": {"split": "validation"}, "quick": {"batch_size": 32}, "full": {"steps": 17500}},
+    ),
+    # Progressive GAN (core.models.progan): 4x4 up to the data's size, WGAN-GP with drift, the paper's Adam
+    # (0, 0.99) at 1e-3, in images shown per stage (fade, stable). Fashion-MNIST is padded to 32 px. quick:
+    # narrow nets (16 channels at the full size, 128 at most) and 16k images per phase, what 2 CPU cores
+    # train in tens of minutes, with a shorter EMA to match; full (a GPU): the paper's 600k per phase
+    # (it used 800k) and four times the channels.
+    "progan-fashion-mnist-32": _progan(
+        {"z_dim": 128, "width": 16, "max_width": 128},
+        {"smoke": (8, 8), "quick": (16_000, 16_000), "full": (600_000, 600_000)},
+        dataset="fashion-mnist", image_size=28, pad=2, ema_decay=0.995,
+        presets={"smoke": {"model_config": {"width": 8, "max_width": 16}},
+                 "full": {"ema_decay": 0.999, "model_config": {"width": 64, "max_width": 256}}},
+    ),
+    "progan-clothing-64": _progan(
+        {"z_dim": 128, "width": 16, "max_width": 128},
+        {"smoke": (8, 8), "quick": (16_000, 16_000), "full": (600_000, 600_000)},
+        dataset="clothing", image_size=64, hflip=True, ema_decay=0.995,
+        presets={"smoke": {"split": "validation", "model_config": {"width": 8, "max_width": 16}},
+                 "full": {"ema_decay": 0.999, "model_config": {"width": 32, "max_width": 256}}},
     ),
     # Classifiers: the robustness lab's subjects and the metrics' feature extractors.
     # quick: 1,000 steps of 128 are about 15 epochs of the 8,226-image Fashion-MNIST prefix.
