@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from benchmarks import run_scenarios
 from core.errors import UserError
-from core.hub import family_of, read_config
+from core.hub import family_of, read_config, read_training
 from core.inference import GeneratorPipeline, list_models, resolve_device, resolve_source
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
 from core.results import Row, device_label
@@ -119,6 +119,8 @@ def measure_training(
     with tempfile.TemporaryDirectory(prefix="fgl-throughput-") as run_dir, accelerate_on(device):
         trainer = Trainer(config, run_dir, progress=False)
         check_same_generator(trainer, folder)
+        if trainer.milestones:  # a growing model (ProGAN): a step costs what its stage costs, so time the exported one's
+            trainer.step = max(0, int(read_training(folder)["summary"]["steps"]) - scenario.warmup - scenario.steps)
 
         def step() -> None:
             trainer.train_step()  # what Trainer.fit does per iteration, minus logging, samples and checkpoints

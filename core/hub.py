@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import torch
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from torch import nn
 
@@ -32,6 +33,9 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 TRAINING_FILE = "training.json"
 TIMELINE_DIR = "timeline"  # an exported generator's snapshot grids: timeline/epoch_NNN.png
+# An exported generator's milestone snapshots (ProGAN: the end of each stage), each a loadable model folder
+# with its sample grid, weights in float16 to keep the download small: snapshots/stage_0004px/ ...
+SNAPSHOTS_DIR = "snapshots"
 
 
 def save_model(model: nn.Module, folder: str | Path, family: str | None = None) -> Path:
@@ -173,12 +177,35 @@ def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED
     for grid in sorted((run_dir / "snapshots").glob("epoch_*/samples.png")):
         (tmp / TIMELINE_DIR).mkdir(exist_ok=True)
         shutil.copy2(grid, tmp / TIMELINE_DIR / f"{grid.parent.name}.png")
+    for record in sorted((run_dir / "snapshots").glob("*/snapshot.json")):
+        if "milestone" in json.loads(record.read_text()):
+            export_snapshot(record.parent, tmp / SNAPSHOTS_DIR / record.parent.name)
     (tmp / TRAINING_FILE).write_text(json.dumps(training, indent=2))
     write_card(tmp, name=name)
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
     return out
+
+
+def export_snapshot(snapshot: Path, out: Path) -> Path:
+    """A run's snapshot folder as a model folder under an export: its config, its weights with float32 tensors
+    stored as float16 (a display and benchmark copy; loading casts them back), its grid and snapshot.json."""
+    from safetensors.torch import load_file, save_file
+
+    out.mkdir(parents=True)
+    tensors = load_file(str(snapshot / WEIGHTS_FILE))
+    save_file({k: v.half() if v.dtype == torch.float32 and v.dim() else v for k, v in tensors.items()},
+              str(out / WEIGHTS_FILE), metadata={"format": "pt"})
+    for file in (CONFIG_FILE, "samples.png", "snapshot.json"):
+        if (snapshot / file).is_file():
+            shutil.copy2(snapshot / file, out / file)
+    return out
+
+
+def snapshot_folders(folder: str | Path) -> list[Path]:
+    """An exported generator's milestone snapshots (snapshots/NAME/ with a model in it), in name order."""
+    return sorted(p.parent for p in (Path(folder) / SNAPSHOTS_DIR).glob(f"*/{WEIGHTS_FILE}"))
 
 
 def write_card(folder: str | Path, name: str | None = None, results_dir: str | Path = RESULTS_DIR) -> Path:
@@ -196,9 +223,13 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
         extra = _classifier_card(folder, model, options, metrics)
     else:
         grids = sorted((folder / TIMELINE_DIR).glob("epoch_*.png"))
+        stages = [f for f in snapshot_folders(folder) if (f / "samples.png").is_file()]
         extra = {"quality": quality_table(name, results_dir), "timeline": timeline_table(name, results_dir),
-                 "timeline_grids": [{"epoch": int(g.stem.split("_")[1]), "file": g.name} for g in grids]}
-        metrics = [row for row in metrics if row["benchmark"] not in ("quality", "timeline")]  # in their own tables
+                 "timeline_grids": [{"epoch": int(g.stem.split("_")[1]), "file": g.name} for g in grids],
+                 "growth": growth_table(name, results_dir),
+                 "growth_grids": [{"name": f.name, "file": f"{SNAPSHOTS_DIR}/{f.name}/samples.png"} for f in stages]}
+        # in their own tables
+        metrics = [row for row in metrics if row["benchmark"] not in ("quality", "timeline", "growth")]
     card = render_card(
         f"{family.kind}.md.j2",
         name=name,
@@ -419,6 +450,21 @@ def timeline_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[di
                                                                "device": row["device"], "data": row.get("data") or "-"})
         line[row["metric"]] = row["value"]
     return [epochs[e] for e in sorted(epochs)]
+
+
+def growth_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:
+    """A growing model's growth curve from the newest growth run: FID (and the rest) at the end of each stage."""
+    results_dir = Path(results_dir)
+    rows = latest(read_rows(results_dir), "growth") if results_dir.is_dir() else []
+    stages: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["model"] != model or row.get("error") is not None or row["value"] is None:
+            continue
+        params = row["params"]
+        line = stages.setdefault(params["stage"], {"stage": params["stage"], "size": params["size"], "step": params["step"],
+                                                   "images_shown": params["images_shown"], "device": row["device"]})
+        line[row["metric"]] = row["value"]
+    return sorted(stages.values(), key=lambda line: (line["size"], line["step"]))
 
 
 def render_card(template: str, **context: Any) -> str:

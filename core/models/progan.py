@@ -48,7 +48,7 @@ class ProGANConfig:
     width: int = 64  # channels at the final resolution; doubled per halving of the resolution, up to max_width
     max_width: int = 256
     group_size: int = 4  # minibatch standard deviation over groups of this many samples
-    current_size: int = 0  # the resolution the networks have reached (0: image_size, fully grown)
+    current_size: int = 0  # the resolution the networks have reached (0 or image_size: fully grown)
     fade: float = 1.0  # how far the current stage has faded in: 0 = the previous stage's output, 1 = its own
     num_classes: int = 0  # ProGAN here is unconditional; the field exists for the shared pipeline
     class_names: list[str] = field(default_factory=list)
@@ -60,6 +60,7 @@ class ProGANConfig:
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         if self.current_size and self.current_size not in self.sizes:
             raise ValueError(f"current_size must be 0 or one of the stages {self.sizes}, got {self.current_size}")
+        self.current_size = self.current_size or self.image_size  # 0 is "fully grown", said once
         if not 0 <= self.fade <= 1:
             raise ValueError(f"fade must be between 0 and 1, got {self.fade}")
         if self.group_size < 1 or self.width < 1 or self.max_width < 1:
@@ -162,8 +163,7 @@ class Growing:
     alpha: Tensor
 
     def _init_progress(self, config: ProGANConfig) -> None:
-        current = config.current_size or config.image_size
-        self.register_buffer("stage", torch.tensor(config.sizes.index(current), dtype=torch.int64))
+        self.register_buffer("stage", torch.tensor(config.sizes.index(config.current_size), dtype=torch.int64))
         self.register_buffer("alpha", torch.tensor(float(config.fade), dtype=torch.float32))
         self._host: tuple[int, int, int, float] | None = None
 
