@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
 # Display order; benchmarks not listed follow in order of appearance.
-BENCHMARKS = ("quality", "throughput", "collection", "timeline", "robustness", "memory", "serving")
+BENCHMARKS = ("quality", "throughput", "collection", "timeline", "robustness", "memory", "serving", "loader")
 TITLES = {
     "quality": "Quality: FID, KID, precision, recall",
     "throughput": "Throughput: training and generation speed",
@@ -42,6 +42,7 @@ TITLES = {
     "robustness": "Robustness: accuracy under attack",
     "memory": "Memory: peak memory and speed by resolution",
     "serving": "Serving: each Space's main endpoint under load",
+    "loader": "Loader: images/s a folder delivers, streamed, against what training reads",
 }
 # The Spaces' main endpoints as first measured (2026-11, 2-core CPU, before batching): calls/s with 16
 # clients. Targets: no errors, one-client p95 <= 150 ms, 16 clients >= 3x these calls/s with p95 < 1 s.

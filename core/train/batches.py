@@ -9,17 +9,25 @@ one size, no batch straddles two epochs.
 
 Resuming at step k therefore reads exactly the batches an uninterrupted run
 would have read, and random flips and shifts are seeded by the same key.
+
+The data may be in memory (ImageData) or streamed (core.data.stream.StreamingData,
+decoded in worker processes): either way `indices` alone says which images a batch
+holds. Each read also hands the data `upcoming`, the index lists of the batches
+that follow in reading order, so streamed data can decode them ahead; in-memory
+data ignores it.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
 from core.data import ImageData
+from core.data.stream import StreamingData
 from core.errors import UserError
 
 
@@ -71,8 +79,8 @@ class BatchStream:
     """
 
     def __init__(
-        self, data: ImageData, batch_size: int, seed: int, rank: int = 0, world: int = 1, hflip: bool = False,
-        shift: int = 0, per_step: int = 1, schedule: BatchSchedule | None = None,
+        self, data: ImageData | StreamingData, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+        hflip: bool = False, shift: int = 0, per_step: int = 1, schedule: BatchSchedule | None = None,
     ):
         self.schedule = schedule or BatchSchedule.constant(batch_size)
         largest = max(self.schedule.sizes + (batch_size,))
@@ -111,7 +119,7 @@ class BatchStream:
 
         A dict, so that objectives with other inputs (paired images, masks) get them by name.
         """
-        images, labels = self.data.batch(self.indices(step, repeat))
+        images, labels = self.data.batch(self.indices(step, repeat), upcoming=lambda: self.upcoming(step, repeat))
         key = (self.seed, step, self.rank) if repeat == 0 else (self.seed, step, self.rank, repeat)
         rng = torch.Generator().manual_seed(hash(key) % 2**62)
         if self.hflip:
@@ -120,6 +128,15 @@ class BatchStream:
         if self.shift:
             images = random_shift(images, self.shift, rng)
         return {"images": images, "labels": labels}
+
+    def upcoming(self, step: int, repeat: int = 0) -> Iterator[torch.Tensor]:
+        """Data indices of the batches read after iteration `step`'s batch `repeat`, in the order the trainer reads
+        them (the step's next repeats, then every batch of the following steps), without end."""
+        while True:
+            repeat += 1
+            if repeat == self.per_step:
+                step, repeat = step + 1, 0
+            yield self.indices(step, repeat)
 
     def images_read(self, step: int) -> int:
         """Real images read by every process in iterations 0 .. step - 1."""

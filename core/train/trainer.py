@@ -116,7 +116,8 @@ class Trainer:
         acc = self.accelerator
 
         self.data = load_dataset(
-            config.dataset, config.split, image_size=config.image_size, channels=config.channels or None, pad=config.pad
+            config.dataset, config.split, image_size=config.image_size, channels=config.channels or None,
+            pad=config.pad, loading=config.data_loading, workers=config.workers, conditional=config.conditional,
         )
         acc.print(f"data: {self.data.describe()}; device: {device_name(acc.device)}")
         self.family = MODELS.get(config.model)
