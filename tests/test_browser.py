@@ -119,6 +119,18 @@ def test_the_cocogan_space_draws_by_parts_in_a_browser(browser, serve) -> None:
     watched.assert_clean()
 
 
+def test_the_progan_space_grows_in_a_browser(browser, serve) -> None:
+    watched = Watched(browser, serve("apps.progan.app"))
+    page = watched.page
+    _image_in(page, "samples")  # drawn on arrival
+    page.get_by_role("tab", name="Growth").click()
+    page.get_by_role("button", name="Grow").click()
+    strip = _image_in(page, "growth")
+    width, height = strip.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert width > 4 * height  # every stage side by side, 4x4 first
+    watched.assert_clean()
+
+
 def test_the_collection_space_shows_every_family_in_a_browser(browser, serve) -> None:
     watched = Watched(browser, serve("apps.collection.app"))
     page = watched.page

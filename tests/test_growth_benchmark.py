@@ -10,7 +10,8 @@ from core.train import resolve_config, train
 
 
 def test_stages_are_scored_at_their_resolution_with_the_images_they_saw(real_data_env, tmp_path) -> None:
-    config = resolve_config("progan-fashion-mnist-32", "smoke")  # 7 steps: 4, 8, 16 px, then 32 px
+    # 7 steps: 4, 8, 16 px, then 32 px; on the smaller test split, whose features are the reference then
+    config = resolve_config("progan-fashion-mnist-32", "smoke", {"split": "test"})
     run = train(config, tmp_path / "run", progress=False).run_dir
     model = export_run(run, "progan-tiny", out_root=tmp_path)
     stages = [folder.name for folder in snapshot_folders(model)]
@@ -21,7 +22,11 @@ def test_stages_are_scored_at_their_resolution_with_the_images_they_saw(real_dat
     assert {row.metric for row in rows} == set(growth.METRICS) and all(row.error is None for row in rows)
     first = rows[0]
     assert first.params["size"] == 8 and first.params["step"] == 3 and first.params["images_shown"] == 3 * 8
-    assert first.value > 0 and "at 8 px" in first.data
+    assert first.value > 0 and "at 8 px" in first.data and first.params["n_real"] == 4443
+    from safetensors import safe_open
+
+    with safe_open(str(model / "snapshots" / "stage_0008px" / "model.safetensors"), "pt") as f:  # a half-size copy
+        assert f.get_tensor("to_rgb.1.weight").dtype == torch.float16 and f.get_tensor("stage").dtype == torch.int64
     assert "stage_0008px" in growth.format_table(rows)
 
 

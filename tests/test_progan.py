@@ -139,3 +139,13 @@ def test_a_model_exported_mid_growth_serves_the_stage_it_reached(real_data_env, 
     grown = GeneratorPipeline.from_pretrained(full.run_dir / "generator")
     assert grown.image_size == 32 and grown.sample(2).shape == (2, 32, 32, 1)
     assert max(p.name for p in (full.run_dir / "snapshots").iterdir()) == "stage_0032px"
+
+
+def test_the_256_px_recipe_grows_through_seven_stages_with_smaller_batches() -> None:
+    from core.objectives.progan import final_size
+
+    config = resolve_config("progan-clothing-256", "full")
+    phases = growth_schedule(final_size(config), ProGANOptions(**config.options), config.batch_size)
+    assert sorted({p.size for p in phases}) == [4, 8, 16, 32, 64, 128, 256]
+    assert {p.size: p.batch_size for p in phases} == {4: 128, 8: 128, 16: 128, 32: 128, 64: 32, 128: 32, 256: 16}
+    assert config.steps == phases[-1].first_step + 600_000 // 16

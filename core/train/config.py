@@ -235,8 +235,8 @@ def _progan_steps(recipe: dict[str, Any], preset: str) -> int:
                 return source[name]
         return getattr(TrainConfig, name, None)
 
-    options = ProGANOptions(**{name: setting(name) for name in ("fade_images", "stable_images", "batch_sizes")
-                               if setting(name) is not None})
+    batch_sizes = {**recipe.get("batch_sizes", {}), **recipe["presets"][preset].get("batch_sizes", {})}  # merged, as resolved
+    options = ProGANOptions(fade_images=setting("fade_images"), stable_images=setting("stable_images"), batch_sizes=batch_sizes)
     phases = growth_schedule(setting("image_size") + 2 * setting("pad"), options, setting("batch_size"))
     return phases[-1].first_step + math.ceil(options.stable_images / phases[-1].batch_size)
 
@@ -358,6 +358,15 @@ RECIPES: dict[str, dict[str, Any]] = {
         dataset="clothing", image_size=64, hflip=True, ema_decay=0.995,
         presets={"smoke": {"split": "validation", "model_config": {"width": 8, "max_width": 16}},
                  "full": {"ema_decay": 0.999, "model_config": {"width": 32, "max_width": 256}}},
+    ),
+    # 256 px, the watch-art study's size: seven stages, a smaller batch from 64 px on (for a GPU, `--preset full`;
+    # train it on your own photos with --dataset folder:PATH). quick: a short CPU try of the whole growth.
+    "progan-clothing-256": _progan(
+        {"z_dim": 256, "width": 16, "max_width": 256},
+        {"smoke": (8, 8), "quick": (2_000, 2_000), "full": (600_000, 600_000)},
+        dataset="clothing", image_size=256, hflip=True, batch_sizes={"64": 32, "128": 16, "256": 16},
+        presets={"smoke": {"split": "validation", "model_config": {"width": 4, "max_width": 16}},
+                 "full": {"model_config": {"width": 32, "max_width": 512}, "batch_sizes": {"128": 32, "256": 16}}},
     ),
     # Classifiers: the robustness lab's subjects and the metrics' feature extractors.
     # quick: 1,000 steps of 128 are about 15 epochs of the 8,226-image Fashion-MNIST prefix.
