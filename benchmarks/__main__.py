@@ -1,6 +1,7 @@
 """The benchmark runner: every benchmark under one profile, rows under results/, a summary, publishing.
 
-    python -m benchmarks run [--profile quick|full] [--only quality throughput robustness memory timeline serving collection]
+    python -m benchmarks run [--profile quick|full]
+                             [--only quality throughput robustness memory timeline growth serving loader collection]
                              [--models NAME_OR_HUB_ID ...] [--runs RUN_DIR ...] [--keep-runs DIR]
                              [--device cpu|cuda] [--results results]
     python -m benchmarks summary [--results results]          # rewrite results/summary.md
@@ -17,7 +18,9 @@ and exits 1 if any row is an error or the quality sanity check fails.
 Models: by default every model in pretrained/, each benchmark taking its
 kind (generators: quality, throughput; classifiers: robustness); `--models`
 takes folders, names in pretrained/ or Hub repo ids instead. The memory
-benchmark builds its own models (COCO-GAN and a full-image GAN per resolution).
+benchmark builds its own models (COCO-GAN and a full-image GAN per resolution, and
+COCO-GAN with fixed 64 / 32 px patches as the image grows).
+The growth benchmark scores the stage snapshots that growing generators (ProGAN) export with them.
 The timeline benchmark scores the snapshots of training runs (`--runs`, default:
 every run under runs/ that kept some; none in a fresh clone). The collection
 benchmark trains every family of the classic collection at the reference
@@ -42,7 +45,18 @@ from typing import Any
 
 import torch
 
-from benchmarks import collection, memory, quality, robustness, run_scenarios, serving, throughput, timeline
+from benchmarks import (
+    collection,
+    growth,
+    loader,
+    memory,
+    quality,
+    robustness,
+    run_scenarios,
+    serving,
+    throughput,
+    timeline,
+)
 from core import report
 from core.errors import UserError
 from core.files import write_text
@@ -70,6 +84,8 @@ class Profile:
     timeline: dict[str, Any] = field(default_factory=dict)
     collection: dict[str, Any] = field(default_factory=dict)
     serving: dict[str, Any] = field(default_factory=dict)
+    loader: dict[str, Any] = field(default_factory=dict)
+    growth: dict[str, Any] = field(default_factory=dict)
 
 
 PROFILES = {
@@ -80,9 +96,16 @@ PROFILES = {
         quality={"extractors": (quality.DOMAIN,), "kid_subsets": 100},
         throughput={"steps": 10, "warmup": 3, "repeats": 10},
         robustness={"limit": 1000, "epsilons": (0.0, 0.05, 0.1, 0.2, 0.3), "pgd_steps": 10},
-        memory={"resolutions": (64, 128, 256), "batch_size": 8, "steps": 1, "warmup": 1},
+        memory={
+            "resolutions": (64, 128, 256),
+            "fixed_resolutions": (128, 256, 512, 1024),
+            "batch_size": 8,
+            "steps": 1,
+            "warmup": 1,
+        },
         collection={"epochs": 10, "networks": collection.NETWORKS},
         serving={"clients": (1, 16), "seconds": 8.0},
+        loader={"sizes": (64, 128, 256), "workers": (0, 1, 2), "batches": 6, "train_steps": 4, "train_warmup": 1},
     ),
     "full": Profile(
         "full",
@@ -90,9 +113,16 @@ PROFILES = {
         quality={"extractors": (quality.DOMAIN, "inception-if-present"), "kid_subsets": 100},
         throughput={"steps": 30, "warmup": 5, "repeats": 20},
         robustness={"limit": None, "epsilons": robustness.DEFAULT_EPSILONS, "pgd_steps": 10},
-        memory={"resolutions": (64, 128, 256, 512, 1024), "batch_size": 16, "steps": 5, "warmup": 2},
+        memory={
+            "resolutions": (64, 128, 256, 512, 1024),
+            "fixed_resolutions": (128, 256, 512, 1024),
+            "batch_size": 16,
+            "steps": 5,
+            "warmup": 2,
+        },
         collection={"epochs": 10, "networks": collection.NETWORKS},
         serving={"clients": (1, 16), "seconds": 30.0},
+        loader={"sizes": (64, 128, 256), "workers": (0, 1, 2, 4), "batches": 30, "train_steps": 20, "train_warmup": 5},
     ),
 }
 
@@ -153,20 +183,32 @@ def plan_serving(models: list[str], profile: Profile, device: str, results: Path
             for space in serving.ENDPOINTS for clients in options.get("clients", (1, 16))]
 
 
+def plan_growth(models: list[str], profile: Profile, device: str, results: Path) -> list[growth.Scenario]:
+    return growth.scenarios(models, device=device, **profile.growth)
+
+
+def plan_loader(models: list[str], profile: Profile, device: str, results: Path) -> list[loader.Scenario]:
+    return loader.scenarios(device=device, **profile.loader)
+
+
 BENCHMARKS = {
     b.name: b
     for b in (
         Benchmark("quality", "generator", plan_quality, quality.run, quality.format_table),
         Benchmark("throughput", "generator", plan_throughput, throughput.run, throughput.format_table),
         Benchmark("robustness", "classifier", plan_robustness, robustness.run, robustness.format_table),
-        # COCO-GAN against a full-image GAN at growing resolutions: architectures, not shipped models
+        # COCO-GAN (patches R/2, R/4 and fixed 64 / 32 px) against a full-image GAN by resolution: architectures
         Benchmark("memory", None, plan_memory, memory.run, memory.format_table),
         # snapshots of training runs (runs/*/snapshots), not shipped models
         Benchmark("timeline", "run", plan_timeline, timeline.run, timeline.format_table),
+        # growing generators (ProGAN): FID at the end of each stage, from the stage snapshots exported with them
+        Benchmark("growth", "generator", plan_growth, growth.run, growth.format_table),
         # trains every family of the classic collection from scratch at the reference's budget
         Benchmark("collection", None, plan_collection, collection.run, collection.format_table, default=False),
         # each Space's main endpoint served over HTTP with the shipped models, under 1 and 16 clients
         Benchmark("serving", None, plan_serving, serving.run, serving.format_table),
+        # decoded images/s of a folder: source, streamed, against what a training step of dcgan-clothing-64 reads
+        Benchmark("loader", None, plan_loader, loader.run, loader.format_table),
     )
 }
 

@@ -77,8 +77,10 @@ def scenarios(models: list[str], device: str = DEFAULT_DEVICE, **options) -> lis
 
 
 def at_resolution(images: torch.Tensor, size: int, full: int) -> torch.Tensor:
-    """uint8 images [N, C, full, full] shown at `size` px (average pooling), enlarged back to `full` (nearest)."""
-    low = F.avg_pool2d(images.float(), full // size) if size < full else images.float()
+    """uint8 images [N, C, S, S] brought to `size` px (average pooling when S is larger), then enlarged to `full`
+    (nearest neighbour): real images at the full size and a stage's own at its size go through the same."""
+    side = images.shape[-1]
+    low = F.avg_pool2d(images.float(), side // size) if side > size else images.float()
     return F.interpolate(low, size=(full, full), mode="nearest").round().clamp(0, 255).to(torch.uint8)
 
 

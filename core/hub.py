@@ -178,7 +178,9 @@ def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED
         (tmp / TIMELINE_DIR).mkdir(exist_ok=True)
         shutil.copy2(grid, tmp / TIMELINE_DIR / f"{grid.parent.name}.png")
     for record in sorted((run_dir / "snapshots").glob("*/snapshot.json")):
-        if "milestone" in json.loads(record.read_text()):
+        snapshot = json.loads(record.read_text())
+        # a milestone at the last step is the exported model itself
+        if "milestone" in snapshot and snapshot["step"] != training["summary"]["steps"]:
             export_snapshot(record.parent, tmp / SNAPSHOTS_DIR / record.parent.name)
     (tmp / TRAINING_FILE).write_text(json.dumps(training, indent=2))
     write_card(tmp, name=name)
