@@ -177,10 +177,12 @@ def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED
     for grid in sorted((run_dir / "snapshots").glob("epoch_*/samples.png")):
         (tmp / TIMELINE_DIR).mkdir(exist_ok=True)
         shutil.copy2(grid, tmp / TIMELINE_DIR / f"{grid.parent.name}.png")
+    reached = read_config(generator_dir).get("current_size")
     for record in sorted((run_dir / "snapshots").glob("*/snapshot.json")):
         snapshot = json.loads(record.read_text())
-        # a milestone at the last step is the exported model itself
-        if "milestone" in snapshot and snapshot["step"] != training["summary"]["steps"]:
+        # a milestone of the stage the model ends in (the last step, or an earlier end of a run resumed for
+        # longer) is that stage again: the exported model itself stands for it
+        if "milestone" in snapshot and read_config(record.parent).get("current_size") != reached:
             export_snapshot(record.parent, tmp / SNAPSHOTS_DIR / record.parent.name)
     (tmp / TRAINING_FILE).write_text(json.dumps(training, indent=2))
     write_card(tmp, name=name)
