@@ -33,12 +33,13 @@ if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
 # Display order; benchmarks not listed follow in order of appearance.
-BENCHMARKS = ("quality", "throughput", "collection", "timeline", "robustness", "memory", "serving", "loader")
+BENCHMARKS = ("quality", "throughput", "collection", "timeline", "growth", "robustness", "memory", "serving", "loader")
 TITLES = {
     "quality": "Quality: FID, KID, precision, recall",
     "throughput": "Throughput: training and generation speed",
     "collection": "The classic collection at the reference's budget (10 epochs)",
     "timeline": "Training timelines: quality of the snapshots",
+    "growth": "Growth: a Progressive GAN's quality at the end of each stage, at that stage's resolution",
     "robustness": "Robustness: accuracy under attack",
     "memory": "Memory: peak memory and speed by resolution",
     "serving": "Serving: each Space's main endpoint under load",
@@ -740,6 +741,28 @@ def collection_table(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values("_order", kind="stable").drop(columns=["_order", "family"]).reset_index(drop=True)
 
 
+def growth_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Growth rows (pass `latest(rows)`) in long form: model, stage size, images shown, metric, value."""
+    lines = [
+        {"model": row["model"], "size": int(row["params"]["size"]), "images_shown": int(row["params"]["images_shown"]),
+         "stage": row["params"]["stage"], "metric": row["metric"], "value": row["value"], "device": row["device"]}
+        for row in rows if row["benchmark"] == "growth" and row.get("error") is None and row["value"] is not None
+    ]
+    return pd.DataFrame(lines, columns=["model", "size", "images_shown", "stage", "metric", "value", "device"])
+
+
+def growth_figure(frame: pd.DataFrame, metric: str = "fid") -> Figure:
+    """`metric` against the real images shown, one line per model, each point a stage (labelled by its size)."""
+    import plotly.express as px
+
+    data = frame[frame["metric"] == metric].sort_values(["model", "images_shown", "size"])
+    label = QUALITY_METRICS.get(metric, (metric,))[0]
+    figure = px.line(data, x="images_shown", y="value", color="model", markers=True, text=data["size"].map("{} px".format),
+                     title=f"{label} at the end of each stage", labels={"value": label, "images_shown": "real images shown"})
+    figure.update_traces(textposition="top center")
+    return _layout(figure)
+
+
 def timeline_figure(frame: pd.DataFrame, metric: str = "fid") -> Figure:
     """`metric` against the snapshot epoch, one line per model (log-scaled FID: early epochs are far worse)."""
     import plotly.express as px
@@ -879,6 +902,18 @@ def _timeline_section(rows: list[dict[str, Any]]) -> list[str]:
     return ["", note, ""] + _table(["model", *[f"epoch {e}" for e in fid.columns]], lines)
 
 
+def _growth_section(rows: list[dict[str, Any]]) -> list[str]:
+    frame = growth_frame(rows)
+    if frame.empty:
+        return []
+    wide = frame.pivot_table(index=["model", "size", "stage", "images_shown"], columns="metric", values="value",
+                             aggfunc="first").reset_index().sort_values(["model", "images_shown", "size"])
+    lines = [[r.model, f"{r.size} px", r.stage, f"{r.images_shown:,}", *(getattr(r, m, None) for m in ("fid", "kid_mean", "precision", "recall"))]
+             for r in wide.itertuples(index=False)]
+    note = "Each stage judged at its own resolution (the training images brought to it, both enlarged to the full size):"
+    return ["", note, ""] + _table(["model", "size", "stage", "real images shown", "FID", "KID", "precision", "recall"], lines)
+
+
 def _memory_section(rows: list[dict[str, Any]]) -> list[str]:
     table = memory_table(memory_frame(rows))
     return [""] + _table(list(table.columns), table.itertuples(index=False)) if not table.empty else []
@@ -922,6 +957,7 @@ SECTIONS = {
     "throughput": _throughput_section,
     "collection": _collection_section,
     "timeline": _timeline_section,
+    "growth": _growth_section,
     "robustness": _robustness_section,
     "memory": _memory_section,
 }

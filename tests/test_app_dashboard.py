@@ -291,3 +291,25 @@ def test_hostile_result_files_leave_every_page_standing(monkeypatch: pytest.Monk
         assert not at.exception and at.title[0].value == title, page
     assert any("torn-model.png" in w.value for w in at.warning)  # the samples page names the unreadable grid
     assert len(at.get("image")) == 1  # the readable grid is still shown
+
+
+def test_the_quality_page_draws_the_growth_curves(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    trained = {"candidate": "trained", "role": "model", "extractor": "features-fashion-mnist"}
+    quality = [row("quality", "progan-fashion-mnist-32", "fid", 12.6, params=trained)]
+    growth = [
+        row("growth", "progan-fashion-mnist-32", metric, value,
+            params={"stage": stage, "size": size, "step": 10 * size, "images_shown": 1000 * size})
+        for stage, size, fid in (("stage_0004px", 4, 12.8), ("stage_0008px", 8, 10.9), ("final", 32, 12.7))
+        for metric, value in (("fid", fid), ("recall", 0.3))
+    ]
+    (tmp_path / "quality.jsonl").write_text("".join(json.dumps(r) + "\n" for r in quality))
+    (tmp_path / "growth.jsonl").write_text("".join(json.dumps(r) + "\n" for r in growth))
+    at = run_app(monkeypatch, str(tmp_path))
+    at.switch_page("views/quality.py").run()
+    assert not at.exception and "Growth" in [h.value for h in at.header]
+    spec = at.get("plotly_chart")[-2].proto.spec  # FID at the end of each stage
+    assert "FID at the end of each stage" in spec and "8 px" in spec and "real images shown" in spec
+    from core import report
+
+    summary = report.summary_markdown(growth)  # the same rows as a table in results/summary.md
+    assert "| progan-fashion-mnist-32 | 8 px | stage_0008px | 8,000 | 10.90 |" in summary

@@ -37,6 +37,16 @@ def show() -> None:
     for index, metric in enumerate(metrics):
         charts[index % 2].plotly_chart(report.quality_figure(frame, metric), key=f"quality-{metric}")
     ui.errors(quality)
+    growth = report.of(rows, "growth")
+    stages = report.growth_frame(growth)
+    if not stages.empty:
+        st.header("Growth")
+        st.caption("Progressive GANs at the end of each stage, each judged at its own resolution (the training images "
+                   "brought to it): stages compare with each other, not with the bars above.")
+        left, right = st.columns(2)
+        left.plotly_chart(report.growth_figure(stages, "fid"), key="growth-fid")
+        right.plotly_chart(report.growth_figure(stages, "recall"), key="growth-recall")
+        ui.errors(growth)
 
 
 show()
