@@ -35,6 +35,7 @@ from core.errors import UserError
 from core.hub import read_training, snapshot_folders
 from core.inference import GeneratorPipeline, list_models, resolve_device, resolve_source
 from core.objectives import OBJECTIVES
+from core.objectives.progan import final_size
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
 from core.results import Row, device_label
 from core.train.batches import BatchSchedule
@@ -70,8 +71,7 @@ def growing_models(models: list[str]) -> list[str]:
 def scenarios(models: list[str], device: str = DEFAULT_DEVICE, **options) -> list[Scenario]:
     plan = []
     for model in growing_models(models):
-        stages = [s for s in snapshot_folders(resolve_source(model)) if s.name.startswith("stage_")]
-        plan += [Scenario(model, stage, device=device, **options) for stage in stages]
+        plan += [Scenario(model, stage, device=device, **options) for stage in snapshot_folders(resolve_source(model))]
         plan.append(Scenario(model, None, device=device, **options))
     return plan
 
@@ -104,7 +104,7 @@ def run(scenario: Scenario) -> list[Row]:
         dataset = config.dataset
         source = scenario.stage or folder
         pipe = GeneratorPipeline.from_pretrained(source, device=device)
-        full = config.image_size + 2 * config.pad
+        full = final_size(config)
         step = (json.loads((scenario.stage / "snapshot.json").read_text())["step"] if scenario.stage
                 else read_training(folder)["summary"]["steps"])
         params |= {"size": pipe.image_size, "step": step, "images_shown": images_shown(folder, step)}

@@ -26,6 +26,7 @@ from torch import nn
 from core.errors import UserError
 from core.files import write_text
 from core.paths import HUB_CARDS_DIR, PRETRAINED_DIR, RESULTS_DIR
+from core.report import growth_table as growth_table_of
 from core.report import latest
 from core.results import read_rows
 
@@ -459,16 +460,8 @@ def timeline_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[di
 def growth_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:
     """A growing model's growth curve from the newest growth run: FID (and the rest) at the end of each stage."""
     results_dir = Path(results_dir)
-    rows = latest(read_rows(results_dir), "growth") if results_dir.is_dir() else []
-    stages: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if row["model"] != model or row.get("error") is not None or row["value"] is None:
-            continue
-        params = row["params"]
-        line = stages.setdefault(params["stage"], {"stage": params["stage"], "size": params["size"], "step": params["step"],
-                                                   "images_shown": params["images_shown"], "device": row["device"]})
-        line[row["metric"]] = row["value"]
-    return sorted(stages.values(), key=lambda line: (line["size"], line["step"]))
+    rows = [row for row in latest(read_rows(results_dir), "growth") if row["model"] == model] if results_dir.is_dir() else []
+    return growth_table_of(rows).to_dict("records")
 
 
 def render_card(template: str, **context: Any) -> str:

@@ -741,14 +741,28 @@ def collection_table(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values("_order", kind="stable").drop(columns=["_order", "family"]).reset_index(drop=True)
 
 
+GROWTH_KEYS = ["model", "size", "stage", "step", "images_shown", "device"]
+
+
 def growth_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """Growth rows (pass `latest(rows)`) in long form: model, stage size, images shown, metric, value."""
+    """Growth rows (pass `latest(rows)`) in long form: model, stage size and name, step, images shown, metric, value."""
     lines = [
-        {"model": row["model"], "size": int(row["params"]["size"]), "images_shown": int(row["params"]["images_shown"]),
-         "stage": row["params"]["stage"], "metric": row["metric"], "value": row["value"], "device": row["device"]}
+        {"model": row["model"], "size": int(row["params"]["size"]), "stage": row["params"]["stage"],
+         "step": int(row["params"]["step"]), "images_shown": int(row["params"]["images_shown"]),
+         "device": row["device"], "metric": row["metric"], "value": row["value"]}
         for row in rows if row["benchmark"] == "growth" and row.get("error") is None and row["value"] is not None
     ]
-    return pd.DataFrame(lines, columns=["model", "size", "images_shown", "stage", "metric", "value", "device"])
+    return pd.DataFrame(lines, columns=[*GROWTH_KEYS, "metric", "value"])
+
+
+def growth_table(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One line per model and stage, its metrics as columns, in order of images shown (for summary.md and cards)."""
+    frame = growth_frame(rows)
+    if frame.empty:
+        return frame
+    wide = frame.pivot_table(index=GROWTH_KEYS, columns="metric", values="value", aggfunc="first").reset_index()
+    wide.columns.name = None
+    return wide.sort_values(["model", "images_shown", "size"]).reset_index(drop=True)
 
 
 def growth_figure(frame: pd.DataFrame, metric: str = "fid") -> Figure:
@@ -903,11 +917,9 @@ def _timeline_section(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _growth_section(rows: list[dict[str, Any]]) -> list[str]:
-    frame = growth_frame(rows)
-    if frame.empty:
+    wide = growth_table(rows)
+    if wide.empty:
         return []
-    wide = frame.pivot_table(index=["model", "size", "stage", "images_shown"], columns="metric", values="value",
-                             aggfunc="first").reset_index().sort_values(["model", "images_shown", "size"])
     lines = [[r.model, f"{r.size} px", r.stage, f"{r.images_shown:,}", *(getattr(r, m, None) for m in ("fid", "kid_mean", "precision", "recall"))]
              for r in wide.itertuples(index=False)]
     note = "Each stage judged at its own resolution (the training images brought to it, both enlarged to the full size):"

@@ -126,13 +126,14 @@ def load_dataset(
     """
     from core.data.sources import LOADING, is_source, load_source
 
+    # bool is an int; reject it explicitly so `image_size=True` is not 1 px.
+    if isinstance(image_size, bool) or not (image_size is None or isinstance(image_size, int) and image_size >= 1):
+        raise UserError(f"image_size must be a positive integer, got {image_size!r}")
+    if channels not in (None, 1, 3):
+        raise UserError(f"channels must be 1 or 3, got {channels!r}")
+    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
+        raise UserError(f"pad must be a non-negative integer, got {pad!r}")
     if is_source(name):
-        if isinstance(image_size, bool) or not (image_size is None or isinstance(image_size, int) and image_size >= 1):
-            raise UserError(f"image_size must be a positive integer, got {image_size!r}")
-        if channels not in (None, 1, 3):
-            raise UserError(f"channels must be 1 or 3, got {channels!r}")
-        if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-            raise UserError(f"pad must be a non-negative integer, got {pad!r}")
         return load_source(name, split, image_size=image_size, channels=channels, pad=pad, loading=loading,
                            workers=workers, conditional=conditional)
     if loading not in LOADING:
@@ -143,14 +144,7 @@ def load_dataset(
     if split not in spec.splits:
         raise DataError(f"unknown split {split!r} for {name}; choose from: {', '.join(spec.splits)}")
     size = spec.default_size if image_size is None else image_size
-    # bool is an int; reject it explicitly so `image_size=True` is not 1 px.
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise UserError(f"image_size must be a positive integer, got {image_size!r}")
     chans = spec.channels if channels is None else channels
-    if chans not in (1, 3):
-        raise UserError(f"channels must be 1 or 3, got {channels!r}")
-    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-        raise UserError(f"pad must be a non-negative integer, got {pad!r}")
     base = data_root() if root is None else Path(root).expanduser()
     images, labels, class_names = spec.load(base, split, size, chans, download)
     if pad:

@@ -36,7 +36,6 @@ import io
 import json
 import os
 import struct
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from core.errors import DataError
+from core.files import atomic_path
 
 MAX_PHOTO_PIXELS = 40_000_000  # a photo larger than this (a 40 MP camera's) is skipped and counted, not decoded
 IMAGE_EXTENSIONS = frozenset(
@@ -241,16 +241,10 @@ def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]] |
 def write_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
     """Write atomically (temp file + rename) so concurrent readers never see half a file; a failure only warns
     (the data is decoded again next time)."""
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
     except OSError as err:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         warnings.warn(f"could not write the dataset cache {path} ({err}); decoding again next time", stacklevel=3)
 
 

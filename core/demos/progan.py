@@ -16,11 +16,13 @@ from core.hub import snapshot_folders
 from core.images import make_grid, to_pil
 from core.inference import resolve_source
 
+GAP = 8  # pixels between the stages of a strip
+
 
 def stages(source: str) -> list[str]:
     """The stage snapshots of the model at `source`, 4x4 first, then the model itself."""
     folder = resolve_source(source)
-    return [str(folder) for folder in snapshot_folders(folder) if folder.name.startswith("stage_")] + [str(folder)]
+    return [str(snapshot) for snapshot in snapshot_folders(folder)] + [str(folder)]
 
 
 def growth_strip(source: str, seed: float | None, scale: int | None = None) -> Image.Image:
@@ -41,8 +43,6 @@ def growth_strip(source: str, seed: float | None, scale: int | None = None) -> I
         strip.paste(tile, (i * (size + GAP), 0))
     return strip
 
-
-GAP = 8  # pixels between the stages of a strip
 
 
 def stage_caption(source: str) -> str:

@@ -169,8 +169,8 @@ class Growing:
 
     def set_progress(self, stage: int, alpha: float) -> None:
         """Move to `stage` (0 = 4x4), faded in by `alpha` in [0, 1] (rounded to float32, as stored)."""
-        if not 0 <= stage < self.config_stages:
-            raise ValueError(f"stage must be between 0 and {self.config_stages - 1}, got {stage}")
+        if not 0 <= stage < self._config.stages:
+            raise ValueError(f"stage must be between 0 and {self._config.stages - 1}, got {stage}")
         alpha = float(torch.tensor(min(max(alpha, 0.0), 1.0), dtype=torch.float32))
         self.stage.fill_(stage)
         self.alpha.fill_(alpha)
@@ -183,10 +183,6 @@ class Growing:
             host = (self.stage._version, self.alpha._version, int(self.stage), float(self.alpha))
             self._host = host
         return host[2], host[3]
-
-    @property
-    def config_stages(self) -> int:
-        return self._config.stages
 
     @property
     def config(self) -> ProGANConfig:
