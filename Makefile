@@ -30,7 +30,7 @@ help:
 	@echo "make bench     run every benchmark (PROFILE=quick|full), append rows to results/, write results/summary.md"
 	@echo "make publish-results REPO_ID=you/name   upload results/ to a Hub dataset repo"
 	@echo "make dashboard the Streamlit dashboard of results/ (RESULTS_SOURCE=folder or Hub dataset id)"
-	@echo "make demo      launch a Gradio Space locally (APP=dcgan|robustness|cocogan|collection|progan)"
+	@echo "make demo      launch a Gradio Space locally (APP=dcgan|robustness|cocogan|collection|progan|translate)"
 	@echo "make spaces    assemble every Space into dist/spaces/<name>/, ready to push"
 	@echo "make lint      ruff"
 	@echo "make clean     remove runs/, dist/ and caches (keeps $(VENV)); distclean also removes $(VENV)"
@@ -67,7 +67,12 @@ browser:
 COLLECTION := gan cgan acgan infogan wgan wgan-gp dragan lsgan began ebgan
 MODELS ?= dcgan-fashion-mnist dcgan-clothing-64 classifier-dense-fashion-mnist classifier-conv-fashion-mnist \
 	classifier-conv-adv-fashion-mnist features-fashion-mnist classifier-clothing-64 cocogan-fashion-mnist-32 \
-	cocogan-clothing-64@full $(addsuffix -fashion-mnist,$(COLLECTION)) progan-fashion-mnist-32 progan-clothing-64
+	cocogan-clothing-64@full $(addsuffix -fashion-mnist,$(COLLECTION)) progan-fashion-mnist-32 progan-clothing-64 \
+	$(TRANSLATORS)
+# Image-to-image on the clothing photos: the translators and the L1-only U-Nets of the paired tasks (their baselines).
+TRANSLATORS := pix2pix-edges2clothing-64 pix2pix-mask2clothing-64 colorize-clothing-64 unet-l1-edges2clothing-64 \
+	unet-l1-mask2clothing-64 unet-l1-colorize-clothing-64 cyclegan-tshirt2longsleeve-64 munit-tshirt2longsleeve-64 \
+	stargan-clothing-64
 
 train: install
 	@for model in $(MODELS); do \

@@ -1,4 +1,4 @@
-"""Command line: `python -m core {train,generate,export,card,push,list}`.
+"""Command line: `python -m core {train,generate,translate,export,card,push,list}`.
 
 Thin by design: parse, validate with a one-line message, print the resolved
 config, then call the library.
@@ -25,6 +25,9 @@ examples:
   python -m core train --recipe dcgan-clothing-64 --dataset hf:owner/name --set data_loading=stream workers=2
   python -m core train --recipe classifier-conv-adv-fashion-mnist --set adversarial_training.epsilon=0.2
   python -m core generate --model pretrained/dcgan-fashion-mnist --n 20 --label Sneaker --out sneakers.png
+  python -m core train --recipe pix2pix-edges2clothing-64 --dataset folder:~/shoes   # edges -> your own photos
+  python -m core translate --model stargan-clothing-64 --input photo.jpg --target dress --out dress.png
+  python -m core translate --model munit-tshirt2longsleeve-64 --input tee.jpg --styles 6 --show-input --out styles.png
   python -m core export runs/dcgan-fashion-mnist --name dcgan-fashion-mnist
   python -m core card pretrained/dcgan-fashion-mnist        # refresh its metrics after `make bench`
   python -m core push pretrained/dcgan-fashion-mnist --repo-id you/dcgan-fashion-mnist
@@ -45,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = OneLineErrorParser(
         prog="python -m core",
-        description="Fashion GAN Lab: train, sample, export and publish generators and classifiers.",
+        description="Fashion GAN Lab: train, sample, translate, export and publish generators, translators and classifiers.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -77,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--scale", type=int, default=0, help="enlarge the grid by this factor (default: auto)")
     generate.add_argument("--out", type=Path, default=Path("samples.png"))
     generate.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+
+    translate = commands.add_parser("translate", help="translate a photo with an exported image-to-image model")
+    translate.add_argument("--model", required=True, help="model folder, name in pretrained/, or Hub repo id")
+    translate.add_argument("--input", required=True, type=Path, nargs="+", metavar="IMAGE", help="photo(s), any size or mode")
+    translate.add_argument("--out", type=Path, default=Path("translated.png"),
+                           help="one image: the result; several (or --styles, --show-input): a grid, one input per row")
+    translate.add_argument("--target", help="the output's domain: a class (StarGAN) or one of the two domains (CycleGAN, MUNIT)")
+    translate.add_argument("--styles", type=int, default=1, help="MUNIT: outputs per input, each with its own style")
+    translate.add_argument("--seed", type=int, default=0, help="MUNIT: the styles' seed")
+    translate.add_argument("--show-input", action="store_true", help="put the photo and what the model sees before the result")
+    translate.add_argument("--scale", type=int, default=0, help="enlarge by this factor (default: auto)")
+    translate.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
 
     export = commands.add_parser("export", help="export a finished run to pretrained/NAME with a model card")
     export.add_argument("run_dir", type=Path)
@@ -215,6 +230,35 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def cmd_translate(args: argparse.Namespace, argv: list[str]) -> int:
+    import numpy as np
+
+    from core.images import IMAGE_FORMATS, make_grid, save_png
+    from core.inference import TranslatorPipeline, resolve_device
+    from core.validation import check_seed, whole_number
+
+    whole_number(args.styles, "--styles", 1, 64)
+    check_seed(args.seed, "--seed")
+    whole_number(args.scale, "--scale", 0, 16)
+    if args.out.is_dir():
+        raise UserError(f"--out {args.out} is a folder: give a file name such as {args.out / 'translated.png'}")
+    if args.out.suffix.lower() not in IMAGE_FORMATS:
+        raise UserError(f"--out {args.out}: use one of {', '.join(IMAGE_FORMATS)}")
+    pipe = TranslatorPipeline.from_pretrained(args.model, device=resolve_device(args.device))
+    rows = []
+    for path in args.input:
+        photo = pipe.photos(path)
+        outputs = pipe.variations(photo[0], args.styles, args.seed, args.target) if args.styles > 1 else \
+            pipe.translate(photo, target=args.target, seed=args.seed)
+        shown = [photo, np.repeat(pipe.model_input(photo), 3, axis=-1) if pipe.in_channels == 1 else photo] if args.show_input else []
+        rows.append(np.concatenate([*shown, outputs]))
+    grid = rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else make_grid(np.concatenate(rows), nrow=len(rows[0]))
+    path = save_png(grid, args.out, scale=args.scale or max(1, 256 // pipe.image_size))
+    target = f" to {args.target}" if args.target else ""
+    print(f"wrote {path} ({len(args.input)} photo(s){target} through {pipe.name})")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
     from core.hub import export_run
     from core.paths import PRETRAINED_DIR
@@ -244,6 +288,8 @@ def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
     from dataclasses import fields
 
     from core.data import DATASETS
+    from core.data.modes import MODES
+    from core.data.transforms import PAIRED_SOURCES
     from core.inference import list_models
     from core.losses import ADVERSARIAL_LOSSES, PENALTIES
     from core.models import MODELS
@@ -264,11 +310,12 @@ def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"  {name} objective settings: {settings}")
     print("attacks:   ", ", ".join(ATTACKS.names()))
     print("datasets:  ", ", ".join(DATASETS.names()))
+    print("data modes:", ", ".join(MODES.names()), "(paired sources:", ", ".join(PAIRED_SOURCES.names()) + ")")
     print("exported:  ", ", ".join(list_models()) or "none yet")
     return 0
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "card": cmd_card, "push": cmd_push, "list": cmd_list}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "translate": cmd_translate, "export": cmd_export, "card": cmd_card, "push": cmd_push, "list": cmd_list}
 
 
 def next_run_dir(root: Path, label: str) -> Path:

@@ -153,10 +153,9 @@ def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED
     (say, that the data was a resized copy of the dataset).
     """
     run_dir = Path(run_dir)
-    finished = [run_dir / folder for folder in ("generator", "classifier") if (run_dir / folder / WEIGHTS_FILE).is_file()]
-    if not finished:
-        raise UserError(f"{run_dir} has no finished model (expected {run_dir / 'generator' / WEIGHTS_FILE}); train it to the end first")
-    generator_dir = finished[0]
+    generator_dir = run_dir / exported_folder(run_dir)
+    if not (generator_dir / WEIGHTS_FILE).is_file():
+        raise UserError(f"{run_dir} has no finished model (expected {generator_dir / WEIGHTS_FILE}); train it to the end first")
     commands = (run_dir / "command.txt").read_text().splitlines() if (run_dir / "command.txt").exists() else []
     training = {
         "summary": json.loads((run_dir / "summary.json").read_text()),
@@ -193,6 +192,23 @@ def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED
     return out
 
 
+def exported_folder(run_dir: Path) -> str:
+    """The folder of a run that holds its product: the network its family declares it exports (generator/,
+    classifier/, translator/), named in the run's config.json."""
+    from core.models import MODELS
+
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not a training run: it has no config.json")
+    try:
+        model = json.loads(path.read_text()).get("model")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        raise UserError(f"{path} is not a training config") from None
+    if not isinstance(model, str) or model not in MODELS:
+        raise UserError(f"{path} names no known model family (model: {model!r})")
+    return MODELS.get(model).exported
+
+
 def export_snapshot(snapshot: Path, out: Path) -> Path:
     """A run's snapshot folder as a model folder under an export: its config, its weights with float32 tensors
     stored as float16 (a display and benchmark copy; loading casts them back), its grid and snapshot.json."""
@@ -226,6 +242,9 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
     metrics = latest_metrics(name, results_dir)
     if family.kind == "classifier":
         extra = _classifier_card(folder, model, options, metrics)
+    elif family.kind == "translator":
+        extra = _translator_card(folder, family, name, results_dir)
+        metrics = [row for row in metrics if row["benchmark"] != "translation"]  # in their own table
     else:
         grids = sorted((folder / TIMELINE_DIR).glob("epoch_*.png"))
         stages = [f for f in snapshot_folders(folder) if (f / "samples.png").is_file()]
@@ -261,7 +280,8 @@ HUB_DATASETS = {"fashion-mnist": "zalando-datasets/fashion_mnist"}
 DATASET_TITLES = {"fashion-mnist": "Fashion-MNIST", "clothing": "Clothing photos (clothing-dataset-small)"}
 QUALITY_METRICS = {"fid": "FID", "kid_mean": "KID", "precision": "precision", "recall": "recall"}
 TASKS = {"generator": ("unconditional-image-generation", "Image generation"),
-         "classifier": ("image-classification", "Image classification")}
+         "classifier": ("image-classification", "Image classification"),
+         "translator": ("image-to-image", "Image-to-image translation")}
 
 
 def eval_results(name: str, kind: str, rows: list[dict[str, Any]]) -> list[Any]:
@@ -381,6 +401,42 @@ def _classifier_card(folder: Path, model: dict[str, Any], options: dict[str, Any
         "eval_split": options.get("eval_split", "test"),
         "robustness": robustness_table([r for r in metrics if r["benchmark"] == "robustness" and r["metric"] == "accuracy"]),
     }
+
+
+# The translation table's metric columns, in order: (row metric, column title, format).
+TRANSLATION_COLUMNS = (
+    ("fid", "FID", "%.2f"), ("kid_mean", "KID", "%.4f"), ("l1", "L1", "%.4f"), ("psnr", "PSNR (dB)", "%.2f"),
+    ("ssim", "SSIM", "%.3f"), ("lpips", "LPIPS", "%.3f"), ("colourfulness_gap", "colourfulness gap", "%.2f"),
+    ("target_accuracy", "target-class accuracy", "%.3f"), ("cycle_l1", "cycle L1", "%.4f"),
+    ("diversity_l1", "diversity (L1)", "%.4f"),
+)
+
+
+def _translator_card(folder: Path, family, name: str, results_dir: str | Path) -> dict[str, Any]:
+    """What the translator card shows besides the common fields: parameters, the bundle's parts, the table."""
+    from safetensors import safe_open
+
+    with safe_open(str(folder / WEIGHTS_FILE), "pt") as f:
+        shapes = {key: f.get_slice(key).get_shape() for key in f.keys()}  # noqa: SIM118 (a safetensors handle is not a dict)
+    counts = {key: math.prod(shape) for key, shape in shapes.items() if not key.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    components = [{"name": part, "parameters": sum(n for key, n in counts.items() if key.startswith(part + "."))}
+                  for part in family.components]
+    lines = translation_lines(name, results_dir)
+    present = [(key, title, fmt) for key, title, fmt in TRANSLATION_COLUMNS if any(line.get(key) is not None for line in lines)]
+    return {"parameters": sum(counts.values()), "components": components, "translation": lines,
+            "translation_columns": [{"key": key, "title": title, "format": fmt} for key, title, fmt in present]}
+
+
+def translation_lines(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:
+    """The model's translation table from the newest translation run: its lines and its tasks' baselines."""
+    from core.report import translation_for, translation_table
+
+    results_dir = Path(results_dir)
+    rows = translation_for(read_rows(results_dir), model) if results_dir.is_dir() else []
+    if not rows:
+        return []
+    return [{key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in line.items()}
+            for line in translation_table(rows).to_dict("records")]
 
 
 def robustness_table(rows: list[dict[str, Any]]) -> dict[str, Any] | None:

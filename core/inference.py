@@ -1,10 +1,13 @@
-"""One API to load any exported model and use it: generators sample, classifiers predict.
+"""One API to load any exported model and use it: generators sample, classifiers predict, translators translate.
 
     pipe = GeneratorPipeline.from_pretrained("pretrained/dcgan-fashion-mnist")  # or a Hub repo id
     images = pipe.sample(16, seed=0, labels="Sneaker")  # [16, 28, 28, 1] uint8
 
     clf = ClassifierPipeline.from_pretrained("pretrained/classifier-conv-fashion-mnist")
     probs = clf.predict_proba(images)  # [16, 10]; features(images) gives embeddings for FID/KID
+
+    tr = TranslatorPipeline.from_pretrained("pretrained/stargan-clothing-64")
+    dresses = tr.translate(["photo.jpg"], target="dress")  # [1, 64, 64, 3] uint8; any size or mode in
 
 The CLI, the Spaces and the benchmarks all go through this module. Latents
 (and infoGAN's codes) are drawn on the CPU from a local generator seeded with
@@ -371,8 +374,166 @@ class ClassifierPipeline:
         return float((torch.as_tensor(self.predict(images, batch_size)) == labels).float().mean())
 
 
+ImageInput = "np.ndarray | Image.Image | str | Path | bytes"  # one image: an array, a PIL image, a file or its bytes
+
+
+class TranslatorPipeline:
+    """A loaded image-to-image translator: photos of any size and mode in, uint8 images out.
+
+    Inputs are converted as the training data were (RGB, transparency over white, the shorter side resized
+    and the centre square cropped, `core.data.folder.square`), then, for a paired model, transformed into
+    what it was trained to take (its grayscale, edges or mask: `core.data.transforms`). `target` names the
+    domain of the output (StarGAN: a class; CycleGAN and MUNIT: one of the two domains); MUNIT draws a style
+    per output from `seed`, so one input gives many outputs.
+    """
+
+    def __init__(self, translator: nn.Module, source: str = "", device: str | torch.device | None = None):
+        self.device = resolve_device(device)
+        self.translator = translator.eval().requires_grad_(False).to(self.device)
+        self.source = source
+        self.family: ModelFamily = network_family(translator)
+        config = translator.config
+        self.image_size: int = config.image_size
+        self.in_channels: int = config.in_channels
+        self.channels: int = config.channels
+        self.mode: str = config.mode  # paired | unpaired | domains
+        self.input_transform: str = config.source  # paired: grayscale | edges | mask
+        self.targets: list[str] = config.targets
+        self.style_dim: int = translator.style_dim
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None) -> TranslatorPipeline:
+        """Load from a local folder, a name in pretrained/, or a Hub repo id (`user/name`)."""
+        return cls(load_network(source, "translator"), str(source), device)
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).name if self.source else "translator"
+
+    # ------------------------------------------------------------------ inputs
+
+    def photos(self, images: ImageInput | Sequence[ImageInput]) -> np.ndarray:
+        """The inputs as the data were made: uint8 [N, S, S, 3] at the model's size.
+
+        `images`: one image or a list; each an array ([H, W], [H, W, 1 | 3 | 4] uint8, or an NHWC batch), a PIL
+        image, a file path or the file's bytes. Unreadable, empty or huge uploads are a one-line UserError.
+        """
+        from core.data.folder import as_rgb_image, square
+        from core.images import open_image
+
+        if isinstance(images, np.ndarray) and images.ndim == 4:
+            items: list = list(images)
+        elif isinstance(images, (list, tuple)):
+            items = list(images)
+        else:
+            items = [images]
+        if not items:
+            raise UserError("no images to translate")
+        if len(items) > MAX_IMAGES:
+            raise UserError(f"at most {MAX_IMAGES} images per call, got {len(items)}")
+        out = np.empty((len(items), self.image_size, self.image_size, 3), np.uint8)
+        for i, item in enumerate(items):
+            picture = open_image(array_image(item) if isinstance(item, np.ndarray) else item)
+            out[i] = np.asarray(square(as_rgb_image(picture), self.image_size))
+        return out
+
+    def input_tensor(self, photos: np.ndarray) -> torch.Tensor:
+        """What the network takes for photos uint8 [N, S, S, 3]: floats [N, in_channels, S, S] in [-1, 1]."""
+        from core.data.transforms import source_of
+
+        x = torch.from_numpy(photos).permute(0, 3, 1, 2).float() / 127.5 - 1
+        if self.input_transform:
+            return source_of(self.input_transform, x)
+        return x if self.in_channels == 3 else x.mean(1, keepdim=True)
+
+    def model_input(self, images: ImageInput | Sequence[ImageInput]) -> np.ndarray:
+        """What the translator sees for `images`, uint8 [N, S, S, in_channels]: the photos, or their edges, mask or
+        grayscale for a paired model (the Spaces preview it)."""
+        return to_uint8(self.input_tensor(self.photos(images)))
+
+    def target_ids(self, target: int | str | Sequence[int | str] | None, n: int) -> torch.Tensor | None:
+        """Domain ids [n] for `target` (a name or an index, or one per image). Paired models take none; CycleGAN
+        and MUNIT default to the second domain; StarGAN needs one."""
+        if not self.targets:
+            if target not in (None, "", []):
+                raise UserError(f"{self.name} translates {self.input_transform or 'its input'} to a photo: it takes no target")
+            return None
+        if target is None or target == "":
+            if self.mode == "domains":
+                raise UserError(f"{self.name} translates to any of its classes: choose a target ({', '.join(self.targets)})")
+            return torch.ones(n, dtype=torch.long)
+        items = [target] * n if isinstance(target, (int, str)) else list(target)
+        if len(items) != n:
+            raise UserError(f"got {len(items)} targets for {n} images")
+        return torch.tensor([self.target_index(item) for item in items], dtype=torch.long)
+
+    def target_index(self, target: int | str) -> int:
+        if isinstance(target, str) and target.strip().isdigit():
+            target = int(target)
+        if isinstance(target, int) and not isinstance(target, bool):
+            if not 0 <= target < len(self.targets):
+                raise UserError(f"target {target} is out of range 0..{len(self.targets) - 1}")
+            return target
+        lowered = [t.lower() for t in self.targets]
+        if not isinstance(target, str) or target.strip().lower() not in lowered:
+            raise UserError(f"unknown target {target!r}; {self.name} translates to: {', '.join(self.targets)}")
+        return lowered.index(target.strip().lower())
+
+    def styles(self, n: int, seed: int = 0) -> torch.Tensor | None:
+        """MUNIT style codes [n, style_dim] from N(0, I), the same for a seed on every device; None otherwise."""
+        if not self.style_dim:
+            return None
+        return torch.randn(n, self.style_dim, generator=torch.Generator().manual_seed(check_seed(seed)))
+
+    # ------------------------------------------------------------------ translating
+
+    @torch.inference_mode()
+    def translate_tensor(self, x: torch.Tensor, target: torch.Tensor | None = None,
+                         style: torch.Tensor | None = None, batch_size: int = 64) -> np.ndarray:
+        """Network inputs x [N, in_channels, S, S] in [-1, 1] (and domain ids, styles) -> uint8 [N, S, S, C]."""
+        chunks = []
+        for start in range(0, len(x), batch_size):
+            part = slice(start, start + batch_size)
+            on_device = [None if t is None else t[part].to(self.device) for t in (x, target, style)]
+            chunks.append(to_uint8(self.translator.translate(*on_device)))
+        return np.concatenate(chunks)
+
+    def translate(self, images: ImageInput | Sequence[ImageInput], target: int | str | Sequence[int | str] | None = None,
+                  seed: int = 0) -> np.ndarray:
+        """Translated images uint8 [N, S, S, C] for `images` (one or a list, any size and mode; see `photos`)."""
+        x = self.input_tensor(self.photos(images))
+        return self.translate_tensor(x, self.target_ids(target, len(x)), self.styles(len(x), seed))
+
+    def variations(self, image: ImageInput, n: int = 4, seed: int = 0, target: int | str | None = None) -> np.ndarray:
+        """MUNIT: `n` translations [n, S, S, C] of one image, each with its own style drawn from `seed`."""
+        if not self.style_dim:
+            raise UserError(f"{self.name} gives one output per input; several styles need a MUNIT model")
+        n = whole_number(n, "number of styles", 1, MAX_IMAGES)
+        x = self.input_tensor(self.photos(image)).expand(n, -1, -1, -1)
+        return self.translate_tensor(x, self.target_ids(target, n), self.styles(n, seed))
+
+
+def array_image(array: np.ndarray):
+    """A PIL image from an array [H, W] or [H, W, 1 | 3 | 4] (uint8, or floats in [0, 1]); else a UserError."""
+    from PIL import Image
+
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)) or 0 in a.shape:
+        raise UserError(f"an image array must be [H, W] or [H, W, 1, 3 or 4], got shape {a.shape}")
+    if a.dtype != np.uint8:
+        if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
+            raise UserError(f"an image array must be uint8 or finite floats in [0, 1], got {a.dtype}")
+        a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+    return Image.fromarray(a)
+
+
+PIPELINES = {"generator": "GeneratorPipeline", "classifier": "ClassifierPipeline", "translator": "TranslatorPipeline"}
+
+
 def load_network(source: str | Path, kind: str) -> nn.Module:
-    """The exported network of `source`, which must be a `kind` ("generator" or "classifier").
+    """The exported network of `source`, which must be a `kind` ("generator", "classifier" or "translator").
 
     The network's `family` attribute names the family it was exported as (networks shared by
     several families of the collection do not know it by their class).
@@ -384,8 +545,7 @@ def load_network(source: str | Path, kind: str) -> nn.Module:
     config = read_config(folder)
     family = family_of(config, folder)
     if family.kind != kind:
-        pipeline = "ClassifierPipeline" if family.kind == "classifier" else "GeneratorPipeline"
-        raise UserError(f"{source} is a {family.kind}, not a {kind}: load it with {pipeline}")
+        raise UserError(f"{source} is a {family.kind}, not a {kind}: load it with {PIPELINES[family.kind]}")
     try:
         typed = family.make_config(**{key: value for key, value in config.items() if key != "family"})
     except UserError as err:
@@ -477,6 +637,12 @@ def list_models(root: str | Path = PRETRAINED_DIR, family: str | None = None, ki
 def load_cached(source: str, device: str | None = None) -> GeneratorPipeline:
     """`from_pretrained` with a small cache, for apps that switch between models."""
     return GeneratorPipeline.from_pretrained(source, device)
+
+
+@lru_cache(maxsize=8)
+def load_translator_cached(source: str, device: str | None = None) -> TranslatorPipeline:
+    """`TranslatorPipeline.from_pretrained` with a small cache, for apps that switch between models."""
+    return TranslatorPipeline.from_pretrained(source, device)
 
 
 @lru_cache(maxsize=8)

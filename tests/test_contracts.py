@@ -2,7 +2,8 @@
 
 - every family builds from a tiny config, and an exported network round-trips save/load exactly;
 - every family has a recipe, and its objective trains 2 steps and resumes to the bit-identical state;
-- every generator pipeline is seed-deterministic, and what it takes (labels, codes) is what its family declares.
+- every generator pipeline is seed-deterministic, and what it takes (labels, codes) is what its family declares;
+- every translator pipeline is deterministic for a seed, uint8 in and out, and takes the targets its mode implies.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 from core.hub import save_model
-from core.inference import GeneratorPipeline, load_network
+from core.inference import GeneratorPipeline, TranslatorPipeline, load_network
 from core.models import MODELS
 from core.objectives import OBJECTIVES
 from core.train import Trainer, resolve_config, train
@@ -23,6 +24,7 @@ from core.train.config import RECIPES
 
 FAMILIES = MODELS.names()
 GENERATORS = [name for name in FAMILIES if MODELS.get(name).kind == "generator"]
+TRANSLATORS = [name for name in FAMILIES if MODELS.get(name).kind == "translator"]
 
 
 def recipe_of(family: str) -> str:
@@ -38,11 +40,23 @@ TINY = {
 UNCONDITIONAL_32PX = ("cocogan", "progan")  # patch-based or growing: 32 px (28 padded), no classes
 
 
+# A translator's data mode fills in what it was trained on (core.data.modes.DataMode.model_settings).
+TRANSLATOR_MODES = {
+    "paired": {"in_channels": 1, "source": "edges"},
+    "unpaired": {"domains": ["t-shirt", "longsleeve"]},
+    "domains": {"num_classes": 3, "class_names": ["dress", "hat", "pants"]},
+}
+
+
 def tiny_config(family: str, **values):
-    """The family's typed config at a tiny size, for 28 px grayscale (32 px for COCO-GAN and ProGAN)."""
+    """The family's typed config at a tiny size, for 28 px grayscale (32 px for COCO-GAN and ProGAN; translators:
+    64 px colour, with what their first data mode says)."""
     spec = MODELS.get(family)
     odd = family in UNCONDITIONAL_32PX
     base = {"image_size": 32 if odd else 28, "channels": 1, "num_classes": 0 if odd else 3}
+    if spec.kind == "translator":
+        base = {"image_size": 64, "channels": 3, "in_channels": 3, "num_classes": 0, "max_width": 16,
+                **TRANSLATOR_MODES[spec.modes[0]]}
     fields = {f.name for f in dataclasses.fields(spec.config_class)}
     defaults = {"width": 8, "hidden": 32, "feature_dim": 8, "stages": 2, "bottleneck": 8, "z_dim": 8, **TINY.get(family, {})}
     return spec.make_config(**{k: v for k, v in {**base, **defaults, **values}.items() if k in fields})
@@ -103,3 +117,18 @@ def test_every_generator_pipeline_is_seed_deterministic(family: str, tmp_path) -
     assert (pipe.num_classes > 0) == ("labels" in spec.accepts and network.config.num_classes > 0)
     assert (pipe.code_dim > 0) == ("codes" in spec.accepts)
     assert pipe.is_patch_based == ("parts" in spec.accepts)
+
+
+@pytest.mark.parametrize("family", TRANSLATORS)
+def test_every_translator_pipeline_is_seed_deterministic(family: str, tmp_path) -> None:
+    torch.manual_seed(0)
+    spec = MODELS.get(family)
+    network = spec.build(tiny_config(family))[spec.exported]
+    pipe = TranslatorPipeline.from_pretrained(save_model(network, tmp_path / family, family=family), device="cpu")
+    photos = np.random.default_rng(0).integers(0, 256, (3, 80, 70, 3), dtype=np.uint8)
+    target = pipe.targets[-1] if pipe.targets else None
+    first, again = pipe.translate(photos, target=target, seed=3), pipe.translate(photos, target=target, seed=3)
+    assert first.dtype == np.uint8 and first.shape == (3, 64, 64, pipe.channels) and np.array_equal(first, again)
+    other = pipe.translate(photos, target=target, seed=4)
+    assert np.array_equal(first, other) == (pipe.style_dim == 0)  # only a style code makes the seed matter
+    assert pipe.mode == spec.modes[0] and bool(pipe.targets) == (pipe.mode != "paired")

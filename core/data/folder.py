@@ -41,6 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 from PIL import ExifTags, Image, UnidentifiedImageError
@@ -128,10 +129,25 @@ def decode_image(
         return None
     if orientation in _UPRIGHT:
         im = im.transpose(_UPRIGHT[orientation])
-    im = TF.center_crop(TF.resize(im, image_size, antialias=True), image_size)
+    im = square(im, image_size)
     if channels == 1 and im.mode != "L":
         im = im.convert("L")
     return TF.pil_to_tensor(im)
+
+
+def square(im: Image.Image, image_size: int) -> Image.Image:
+    """The shorter side resized to `image_size` (antialiased), then the centre `image_size` square: how every
+    photo of the suite becomes a training image (and an upload a translator's input)."""
+    return TF.center_crop(TF.resize(im, image_size, antialias=True), image_size)
+
+
+def as_rgb_image(im: Image.Image) -> Image.Image:
+    """Any PIL mode as RGB, transparency composited over white (16-bit and float grayscale rescaled)."""
+    if im.mode.startswith("I") or im.mode == "F":
+        pixels = np.asarray(im, dtype=np.float64)
+        low, high = float(pixels.min()), float(pixels.max())
+        im = Image.fromarray(((pixels - low) / max(high - low, 1e-12) * 255).round().astype(np.uint8))
+    return _convert(im, "RGB", white_background=True)
 
 
 def _convert(im: Image.Image, mode: str, white_background: bool) -> Image.Image:

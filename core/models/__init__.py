@@ -2,7 +2,8 @@
 
 The classic collection (GAN, CGAN, ACGAN, infoGAN, WGAN, WGAN-GP, DRAGAN,
 LSGAN, BEGAN, EBGAN) shares the networks of `core.models.gan`; DCGAN,
-COCO-GAN, Progressive GAN and the classifiers have their own.
+COCO-GAN, Progressive GAN, the translators (pix2pix and its L1-only twin, CycleGAN, StarGAN, MUNIT)
+and the classifiers have their own.
 """
 
 from core.models import (  # noqa: F401  (imported to register)
@@ -11,13 +12,17 @@ from core.models import (  # noqa: F401  (imported to register)
     cgan,
     classifier,
     cocogan,
+    cyclegan,
     dcgan,
     dragan,
     ebgan,
     gan,
     infogan,
     lsgan,
+    munit,
+    pix2pix,
     progan,
+    stargan,
     wgan,
     wgan_gp,
 )

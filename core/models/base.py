@@ -34,12 +34,18 @@ class ModelFamily:
     networks: Mapping[str, type[nn.Module]]  # network name -> class taking the config
     objective: str  # name in core.objectives.OBJECTIVES
     exported: str = "generator"  # the network that is averaged, exported and served
-    kind: str = "generator"  # "generator" or "classifier": which pipeline and card template serve it
+    kind: str = "generator"  # "generator", "classifier" or "translator": which pipeline and card template serve it
     # Training settings that define the family, between TrainConfig's defaults and a recipe.
     defaults: Mapping[str, Any] = field(default_factory=dict)
     # What the exported generator takes besides z: "labels" (class ids), "codes" (infoGAN's latent
     # codes), "parts" (COCO-GAN: micro patches by coordinate, beyond-boundary, patch-guided).
     accepts: frozenset[str] = frozenset()
+    # The data modes it trains on (core.data.modes): "single" for generators and classifiers; translators
+    # "paired", "unpaired" or "domains".
+    modes: tuple[str, ...] = ("single",)
+    # A bundle's parts: the submodules of the exported network that are networks of their own (CycleGAN's two
+    # directions), for cards and loaders; () for a single network.
+    components: tuple[str, ...] = ()
     title: str = ""  # how people name it ("WGAN-GP"), for tables and Spaces
     paper: str = ""  # the paper it follows, "Author et al. (year)"
     # The largest network (parameters, all networks together) a config may ask for: checked on the meta
@@ -49,8 +55,8 @@ class ModelFamily:
     def __post_init__(self) -> None:
         if self.exported not in self.networks:
             raise ValueError(f"family {self.name!r} exports {self.exported!r}, which is not one of its networks")
-        if self.kind not in ("generator", "classifier"):
-            raise ValueError(f"family kind must be 'generator' or 'classifier', got {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"family kind must be one of {KINDS}, got {self.kind!r}")
         unknown = set(self.accepts) - INPUTS
         if unknown:
             raise ValueError(f"family {self.name!r} accepts unknown inputs {sorted(unknown)}; known: {sorted(INPUTS)}")
@@ -88,6 +94,7 @@ class ModelFamily:
         return {name: network_class(config) for name, network_class in self.networks.items()}
 
 
+KINDS = ("generator", "classifier", "translator")
 MAX_IMAGE_SIZE = 1024  # pixels per side of any model's images
 
 

@@ -8,6 +8,11 @@
     cocogan         COCO-GAN: micro patches by coordinate, macro-patch critic, the curriculum
     progan          Progressive GAN: WGAN-GP with drift while G and D grow from 4x4, in images shown
     classification  classifiers, optionally adversarially trained
+    pix2pix         pix2pix and colorization: a conditional PatchGAN plus L1 on paired images
+    l1              the L1-only U-Net baseline of every translator table
+    cyclegan        CycleGAN: two PatchGAN games (least squares) plus cycle and identity L1, D on an image pool
+    stargan         StarGAN: WGAN-GP with a domain-classifying critic and the cycle back, the classes as domains
+    munit           MUNIT: multi-scale least-squares games in random styles plus image, style and content L1
 """
 
 from core.objectives import (  # noqa: F401  (imported to register)
@@ -15,10 +20,14 @@ from core.objectives import (  # noqa: F401  (imported to register)
     began,
     classification,
     cocogan,
+    cyclegan,
     ebgan,
     image_gan,
     infogan,
+    munit,
+    pix2pix,
     progan,
+    stargan,
 )
 from core.objectives.base import (
     OBJECTIVES,

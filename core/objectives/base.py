@@ -135,6 +135,33 @@ class LatentPreview:
         return inputs
 
 
+PREVIEW_COLUMNS = 10  # examples per row of a translator's sample grid
+
+
+def as_rgb(images: Tensor, channels: int = 3) -> Tensor:
+    """[B, 1 or 3, H, W] as `channels` channels (a grayscale source repeated), for grids that mix both."""
+    return images.expand(-1, channels, -1, -1) if images.shape[1] == 1 and channels == 3 else images
+
+
+def preview_rows(*rows: Tensor) -> Tensor:
+    """Rows of a sample grid (each [n, C, H, W], grayscale shown as RGB) stacked in order: input, output, truth ..."""
+    channels = max(row.shape[1] for row in rows)
+    return torch.cat([as_rgb(row, channels) for row in rows])
+
+
+class TranslatorPreview:
+    """Sample grids of a paired translator: fixed inputs from the run's first batch; rows of input, output, truth."""
+
+    networks: dict[str, nn.Module]
+
+    def preview_inputs(self, batch: Batch, n: int, seed: int) -> dict[str, Tensor]:
+        n = min(PREVIEW_COLUMNS, n, batch["source"].shape[0])
+        return {"source": batch["source"][:n].clone(), "target": batch["target"][:n].clone()}
+
+    def preview(self, translator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+        return preview_rows(inputs["source"], translator(inputs["source"]), inputs["target"])
+
+
 OBJECTIVES: Registry[type[Objective]] = Registry("objective", Objective)
 
 
@@ -161,6 +188,13 @@ def make_options(objective: type[Objective], values: Mapping[str, Any]):
         return objective.Options(**values)
     except (TypeError, ValueError) as err:
         raise UserError(f"invalid {objective.name} setting: {err}") from None
+
+
+def check_weight(value: Any, name: str) -> None:
+    """A loss weight of an options dataclass: a finite number >= 0, else a ValueError (a UserError once
+    `make_options` reports it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 def options_dict(options: Any) -> dict[str, Any]:

@@ -15,7 +15,6 @@ exactly as in `core.demo.available_models`, kept to 28x28 grayscale classifiers.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Mapping
@@ -26,7 +25,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 from safetensors import SafetensorError
 
 from core import demo as common
@@ -35,6 +34,7 @@ from core.demo import MODEL_SOURCE_FILE, available_models, parse_seed
 from core.errors import UserError
 from core.files import atomic_path
 from core.hub import read_config, read_training
+from core.images import describe_upload, open_image
 from core.inference import ClassifierPipeline, load_classifier_cached, resolve_source
 from core.paths import PRETRAINED_DIR, PROJECT_ROOT, RESULTS_DIR
 from core.results import read_rows
@@ -145,7 +145,7 @@ def load_upload(upload: str | Path | bytes | Image.Image, name: str | None = Non
     edge resized to 28 and centred on a 28x28 black canvas. Fashion-MNIST objects
     fill the frame (longest edge 28 px), unlike MNIST's 20 px digits.
     """
-    image = _open(upload, name)
+    image = open_image(upload, name, MAX_PIXELS, WORK_SIDE)
     gray = _grayscale(image)  # float32 [H, W] in [0, 1]
     border, centre = _border_and_centre(gray)
     if np.mean(border) > np.mean(centre):
@@ -153,55 +153,8 @@ def load_upload(upload: str | Path | bytes | Image.Image, name: str | None = Non
     background = float(np.median(border))
     gray = np.clip((gray - background) / max(1 - background, 1e-6), 0, 1)
     if gray.max() <= FLAT:
-        raise UserError(f"{_what(upload, name)} looks like one flat colour: there is no garment to classify")
+        raise UserError(f"{describe_upload(upload, name)} looks like one flat colour: there is no garment to classify")
     return _fit_and_centre(gray / gray.max())  # Fashion-MNIST's brightest pixel is 254-255 in 99 % of images
-
-
-def _what(upload: object, name: str | None) -> str:
-    if name:
-        return repr(Path(name).name)
-    if isinstance(upload, (str, Path)):
-        return repr(Path(upload).name)
-    return "the upload"
-
-
-def _open(upload: str | Path | bytes | Image.Image, name: str | None) -> Image.Image:
-    """A decoded PIL image, upright, refused with a UserError when unreadable or absurdly large."""
-    what = _what(upload, name)
-    if isinstance(upload, Image.Image):
-        image = upload
-    else:
-        if isinstance(upload, (bytes, bytearray)):
-            if not upload:
-                raise UserError(f"could not read {what} as an image: it is empty")
-            source: io.BytesIO | Path = io.BytesIO(upload)
-        else:
-            source = Path(upload)
-            if not source.is_file():
-                raise UserError(f"could not read {what} as an image: no such file")
-            if source.stat().st_size == 0:
-                raise UserError(f"could not read {what} as an image: the file is empty")
-        try:
-            image = Image.open(source)  # reads the header only: the size is known before decoding
-        except Image.DecompressionBombError:
-            raise UserError(f"{what} is too large: at most {MAX_PIXELS // 1_000_000} megapixels, please") from None
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
-            raise UserError(f"could not read {what} as an image (is it a PNG, JPEG, WebP, ...?)") from None
-    width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise UserError(
-            f"{what} is too large ({width}x{height}, {width * height / 1e6:.0f} megapixels): "
-            f"at most {MAX_PIXELS // 1_000_000} megapixels, please"
-        )
-    if width < 1 or height < 1:
-        raise UserError(f"could not read {what} as an image: it has no pixels")
-    if image.format == "JPEG":
-        image.draft(image.mode, (WORK_SIDE, WORK_SIDE))  # decode big JPEGs at a reduced scale
-    try:
-        image.load()
-        return ImageOps.exif_transpose(image) or image
-    except (OSError, ValueError, SyntaxError, EOFError) as err:  # truncated or corrupt pixel data
-        raise UserError(f"could not read {what} as an image ({err.__class__.__name__}: corrupt data)") from None
 
 
 def _grayscale(image: Image.Image) -> np.ndarray:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -81,6 +81,8 @@ class BatchStream:
     def __init__(
         self, data: ImageData | StreamingData, batch_size: int, seed: int, rank: int = 0, world: int = 1,
         hflip: bool = False, shift: int = 0, per_step: int = 1, schedule: BatchSchedule | None = None,
+        examples: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]] | None = None,
+        image_fields: tuple[str, ...] = ("images",),
     ):
         self.schedule = schedule or BatchSchedule.constant(batch_size)
         largest = max(self.schedule.sizes + (batch_size,))
@@ -90,6 +92,9 @@ class BatchStream:
             raise UserError(f"shift must be between 0 and {data.image_size // 2 - 1} pixels, got {shift}")
         self.data, self.batch_size, self.seed, self.rank, self.world = data, batch_size, seed, rank, world
         self.hflip, self.shift, self.per_step = hflip, shift, per_step
+        # the data mode's fields from (images, labels), and which of them flips and shifts move together
+        self.examples = examples or (lambda images, labels: {"images": images, "labels": labels})
+        self.image_fields = image_fields
         self.batches_per_epoch = len(data) // (batch_size * world)  # of `batch_size`
         self.epoch_length = self.batches_per_epoch * batch_size * world  # positions used per epoch
         self._orders: dict[int, torch.Tensor] = {}
@@ -115,19 +120,22 @@ class BatchStream:
         return torch.cat([self.order(int(e))[offsets[epochs == e]] for e in torch.unique(epochs)])
 
     def __call__(self, step: int, repeat: int = 0) -> dict[str, torch.Tensor]:
-        """The batch of iteration `step`, repeat `repeat`: "images" [B, C, H, W] in [-1, 1] and "labels" [B].
-
-        A dict, so that objectives with other inputs (paired images, masks) get them by name.
-        """
+        """The batch of iteration `step`, repeat `repeat`: the data mode's fields (core.data.modes), by default
+        "images" [B, C, H, W] in [-1, 1] and "labels" [B]. Flips and shifts move every image field of an
+        example alike (a paired photo and its edges)."""
         images, labels = self.data.batch(self.indices(step, repeat), upcoming=lambda: self.upcoming(step, repeat))
+        batch = self.examples(images, labels)
         key = (self.seed, step, self.rank) if repeat == 0 else (self.seed, step, self.rank, repeat)
         rng = torch.Generator().manual_seed(hash(key) % 2**62)
         if self.hflip:
             flip = torch.rand(images.shape[0], generator=rng) < 0.5
-            images[flip] = images[flip].flip(-1)
+            for name in self.image_fields:
+                batch[name][flip] = batch[name][flip].flip(-1)
         if self.shift:
-            images = random_shift(images, self.shift, rng)
-        return {"images": images, "labels": labels}
+            offsets = shift_offsets(images.shape[0], self.shift, rng)
+            for name in self.image_fields:
+                batch[name] = shifted(batch[name], self.shift, offsets)
+        return batch
 
     def upcoming(self, step: int, repeat: int = 0) -> Iterator[torch.Tensor]:
         """Data indices of the batches read after iteration `step`'s batch `repeat`, in the order the trainer reads
@@ -137,6 +145,11 @@ class BatchStream:
             if repeat == self.per_step:
                 step, repeat = step + 1, 0
             yield self.indices(step, repeat)
+
+    @property
+    def domain_sizes(self) -> dict[str, int]:
+        """Images in the data each stream reads, by batch field ("" for the one stream of every field)."""
+        return {"": len(self.data)}
 
     def images_read(self, step: int) -> int:
         """Real images read by every process in iterations 0 .. step - 1."""
@@ -151,9 +164,54 @@ class BatchStream:
         return self.schedule.step_reaching(epochs * self.epoch_length / (self.per_step * self.world))
 
 
-def random_shift(images: torch.Tensor, shift: int, rng: torch.Generator) -> torch.Tensor:
-    """Each image [B, C, H, W] translated by up to `shift` pixels per axis (edges replicated)."""
+def shift_offsets(n: int, shift: int, rng: torch.Generator) -> list[list[int]]:
+    """(dy, dx) per image, each in 0 .. 2 * shift (the top-left corner in the padded image)."""
+    return torch.randint(0, 2 * shift + 1, (n, 2), generator=rng).tolist()
+
+
+def shifted(images: torch.Tensor, shift: int, offsets: list[list[int]]) -> torch.Tensor:
+    """Each image [B, C, H, W] translated by its (dy, dx) - shift pixels (edges replicated)."""
     size = images.shape[-1]
     padded = torch.nn.functional.pad(images, (shift,) * 4, mode="replicate")
-    offsets = torch.randint(0, 2 * shift + 1, (images.shape[0], 2), generator=rng).tolist()
     return torch.stack([padded[i, :, dy : dy + size, dx : dx + size] for i, (dy, dx) in enumerate(offsets)])
+
+
+def random_shift(images: torch.Tensor, shift: int, rng: torch.Generator) -> torch.Tensor:
+    """Each image [B, C, H, W] translated by up to `shift` pixels per axis (edges replicated)."""
+    return shifted(images, shift, shift_offsets(images.shape[0], shift, rng))
+
+
+class DomainStreams:
+    """Unpaired data: one BatchStream per domain, each shuffled with a seed of its own, merged into one batch
+    {field: images}. The first domain sets the epoch (an example is one image of each domain)."""
+
+    def __init__(self, streams: dict[str, BatchStream]):
+        self.streams = streams
+        self.primary = next(iter(streams.values()))
+
+    def __call__(self, step: int, repeat: int = 0) -> dict[str, torch.Tensor]:
+        return {name: stream(step, repeat)["images"] for name, stream in self.streams.items()}
+
+    @property
+    def domain_sizes(self) -> dict[str, int]:
+        return {name: len(stream.data) for name, stream in self.streams.items()}
+
+    def __getattr__(self, name: str):  # epochs, images read, schedule: the first domain's
+        return getattr(self.primary, name)
+
+
+def mode_stream(mode, data, load, batch_size: int, seed: int, rank: int = 0, world: int = 1, hflip: bool = False,
+                shift: int = 0, per_step: int = 1, schedule: BatchSchedule | None = None) -> BatchStream | DomainStreams:
+    """The batches of `data` in data mode `mode` (core.data.modes): one stream, or one per domain."""
+    parts = mode.domain_data(data, load)
+    common = {"batch_size": batch_size, "rank": rank, "world": world, "hflip": hflip, "shift": shift, "per_step": per_step,
+                  "schedule": schedule}
+    if list(parts) == [""]:
+        return BatchStream(data, seed=seed, examples=mode.examples, image_fields=mode.image_fields, **common)
+    streams = {}
+    for i, (name, part) in enumerate(parts.items()):
+        try:
+            streams[name] = BatchStream(part, seed=seed + i, **common)
+        except UserError as err:
+            raise UserError(f"domain {name} ({len(part)} images): {err}") from None
+    return DomainStreams(streams)

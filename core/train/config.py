@@ -19,7 +19,8 @@ from core.errors import UserError
 from core.models.base import MAX_IMAGE_SIZE, check_types
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
-DATA_LOADING = ("auto", "memory", "stream")  # core.data.sources.LOADING (not imported: it would load torchvision)
+DATA_LOADING = ("auto", "memory", "stream")
+LR_SCHEDULES = ("constant", "cosine", "linear")  # core.data.sources.LOADING (not imported: it would load torchvision)
 
 
 @dataclass
@@ -43,6 +44,10 @@ class TrainConfig:
     # else streams it from worker processes (the same batches either way); "memory" or "stream" force the choice
     data_loading: str = "auto"
     workers: int = 0  # decoding processes for folder: and hf: data; 0 = automatic (core.data.stream)
+    # how examples are made from the data (core.data.modes): single (an image and its class), paired (a photo and
+    # its grayscale, edges or mask: mode_options.source), unpaired (two domains: mode_options.domains), domains
+    data_mode: str = "single"
+    mode_options: dict = field(default_factory=dict)
     # the objective's own settings (its Options dataclass in core.objectives): loss, penalty, curriculum,
     # adversarial_training ... A recipe or `--set` may give them at the top level (`--set loss=hinge`);
     # they are kept here, and one the objective does not read is an error.
@@ -54,7 +59,7 @@ class TrainConfig:
     # per phase: {"repeats": 5, "optimizer": "rmsprop", "betas": [0.5, 0.9], "after_step": {"clip_weights": 0.01}}
     # (core.train.phases); a phase left out runs once per iteration with Adam
     phases: dict = field(default_factory=dict)
-    lr_schedule: str = "constant"  # constant | cosine (decays to 0 at `steps`)
+    lr_schedule: str = "constant"  # constant | cosine (decays to 0 at `steps`) | linear (constant, then to 0 over the last half)
     ema_decay: float = 0.999
     # batches (of batch_size) that measure the batch-norm statistics of the averaged generator before it is
     # sampled or exported (core.train.ema.recalibrated); 0 keeps the live generator's running statistics
@@ -89,14 +94,14 @@ class TrainConfig:
             raise UserError(f"data_loading must be one of {', '.join(DATA_LOADING)}, got {self.data_loading!r}")
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or not 0 <= self.workers <= 64:
             raise UserError(f"workers must be a whole number from 0 (automatic) to 64, got {self.workers!r}")
-        for name in ("recipe", "preset", "model", "dataset", "split"):
+        for name in ("recipe", "preset", "model", "dataset", "split", "data_mode"):
             if not isinstance(getattr(self, name), str):
                 raise UserError(f"{name} must be a name, got {getattr(self, name)!r}")
         for name in ("conditional", "hflip"):
             if not isinstance(getattr(self, name), bool):
                 raise UserError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise UserError(f"lr_schedule must be constant or cosine, not {self.lr_schedule!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UserError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {self.lr_schedule!r}")
         for name, low in (("batch_size", 1), ("steps", 0), ("log_every", 1), ("sample_every", 1),
                           ("checkpoint_every", 1), ("preview_count", 1), ("seed", 0), ("threads", 0),
                           ("bn_recalibration", 0)):
@@ -113,7 +118,7 @@ class TrainConfig:
             raise UserError("nothing to train: steps and epochs are both 0 (give --steps N or --set epochs=N)")
         if not self.ema_decay < 1:
             raise UserError(f"ema_decay must be below 1, got {self.ema_decay}")
-        for name in ("lr", "model_config", "phases", "options"):
+        for name in ("lr", "model_config", "phases", "options", "mode_options"):
             if not isinstance(getattr(self, name), dict):
                 raise UserError(f"{name} must be a mapping, got {getattr(self, name)!r}")
         if not isinstance(self.snapshot_epochs, list) or not all(
@@ -300,6 +305,40 @@ def _collection(family: str, model_config: dict[str, Any] | None = None, presets
     }
 
 
+def _translator(model: str, mode: str, mode_options: dict[str, Any], model_config: dict[str, Any], quick_steps: int,
+                presets: dict | None = None, **settings: Any) -> dict[str, Any]:
+    """An image-to-image recipe on the clothing photos at 64 px: a data mode, flips of whole examples, Adam
+    (0.5, 0.999) at 2e-4 (every family of the thesis), unconditional unless the mode is domains."""
+    return {
+        "model": model,
+        "dataset": "clothing",
+        "image_size": 64,
+        "conditional": mode == "domains",
+        "hflip": True,
+        "data_mode": mode,
+        "mode_options": mode_options,
+        "batch_size": 16,
+        "ema_decay": 0.999,
+        "model_config": model_config,
+        **settings,
+        "presets": _with_tweaks({
+            "smoke": {"split": "validation", "batch_size": 4, "model_config": {"width": 8, "max_width": 16}},
+            "quick": {"steps": quick_steps, "sample_every": 500, "checkpoint_every": 250},
+            "full": {"steps": 10 * quick_steps, "batch_size": 16},
+        }, presets),
+    }
+
+
+# The paired translators of the thesis and their L1-only twins (the baseline of every translator table): the
+# source each one takes, and the name of the recipe and model.
+PAIRED_TASKS = {"edges2clothing": "edges", "mask2clothing": "mask", "colorize-clothing": "grayscale"}
+PAIRED_NETWORKS: dict[str, Any] = {"width": 32, "max_width": 128}
+
+
+def _paired_name(model: str, task: str) -> str:
+    return f"{task}-64" if model == "pix2pix" and task.startswith("colorize") else f"{model}-{task}-64"
+
+
 RECIPES: dict[str, dict[str, Any]] = {
     # Batch norm in the critic (the DCGAN paper's; without it FID 16.1 against 10.0 at 1,280 steps), and the
     # EMA generator's batch-norm statistics re-measured before it is sampled (bn_recalibration).
@@ -394,6 +433,36 @@ RECIPES: dict[str, dict[str, Any]] = {
     # algorithm comes from its ModelFamily.defaults; the recipe is the shared protocol.
     **{f"{family}-fashion-mnist": _collection(family) for family in (
         "gan", "cgan", "acgan", "infogan", "wgan", "wgan-gp", "dragan", "lsgan", "began", "ebgan")},
+    # Image-to-image on the clothing photos (core.models.pix2pix): pix2pix on edges, masks and grayscale
+    # (colorization), each with its L1-only U-Net twin.
+    **{_paired_name(model, task): _translator(model, "paired", {"source": source}, PAIRED_NETWORKS, quick_steps=2000)
+       for model in ("pix2pix", "unet-l1") for task, source in PAIRED_TASKS.items()},
+    # Unpaired, between the two largest classes (795 t-shirts and 455 long-sleeve tops in the train split; the
+    # translation is a sleeve's length, the rest of the garment kept): CycleGAN (least squares, cycle 10,
+    # identity 0.5, a pool of 50 fakes, the learning rate decaying linearly over the second half) and MUNIT.
+    "cyclegan-tshirt2longsleeve-64": _translator(
+        "cyclegan", "unpaired", {"domains": ["t-shirt", "longsleeve"]}, {"width": 32, "blocks": 6}, quick_steps=2000,
+        batch_size=4, lr_schedule="linear", betas=(0.5, 0.999),
+        # quick: half the width (0.99 M parameters for both directions, 4 MB): 0.6 CPU-seconds a step at 64 px on one
+        # thread, about 20 minutes for the 2,000 steps (width 32, 3.9 M: 1.4 s a step, 48 minutes)
+        presets={"quick": {"model_config": {"width": 16}}},
+    ),
+    "munit-tshirt2longsleeve-64": _translator(
+        "munit", "unpaired", {"domains": ["t-shirt", "longsleeve"]}, {"width": 32}, quick_steps=2000,
+        batch_size=4, lr={"G": 1e-4, "D": 1e-4}, betas=(0.5, 0.999),
+        # quick: a 1.7 M-parameter bundle (3 blocks, MLP 128; MUNIT: 4, 256) in bf16 autocast (1.3x on this CPU),
+        # about 0.55 s of one core per step, so 2000 steps in about 19 minutes
+        presets={"smoke": {"model_config": {"blocks": 1, "mlp_dim": 16}},
+                 "quick": {"model_config": {"width": 16, "blocks": 3, "mlp_dim": 128}, "mixed_precision": "bf16"}},
+    ),
+    # StarGAN: the ten classes as domains, WGAN-GP with five critic steps per generator step (Choi et al. 2018).
+    # quick: half the width and a batch of 4 (as CycleGAN's), about 0.55 CPU-seconds a step on one thread (5 critic
+    # steps + 1 translator step), so 2,000 steps are ~20 minutes of 2 CPU cores; full (a GPU): width 32, batch 16.
+    "stargan-clothing-64": _translator(
+        "stargan", "domains", {}, {"width": 32, "blocks": 6}, quick_steps=2000,
+        lr={"G": 1e-4, "D": 1e-4}, betas=(0.5, 0.999), phases={"D": {"repeats": 5}},
+        presets={"quick": {"batch_size": 4, "model_config": {"width": 16}}},
+    ),
     "features-fashion-mnist": _classifier(
         {"arch": "cnn", "width": 32, "stages": 3, "feature_dim": 128, "dropout": 0.2, **_FASHION_MNIST_STATS},
         quick_steps=1000,
@@ -508,6 +577,12 @@ def checked(config: TrainConfig) -> TrainConfig:
     if stray:
         raise UserError(f"unknown {family.name} model_config setting(s) {stray}; known: {', '.join(sorted(known))}")
     check_types(family.name, family.config_class, config.model_config)  # sizes are checked once the data is known
+    from core.data.modes import make_mode
+
+    if config.data_mode not in family.modes:
+        raise UserError(f"{family.name} trains on {' or '.join(family.modes)} data, not {config.data_mode!r} "
+                        f"(--set data_mode={family.modes[0]})")
+    make_mode(config.data_mode, config.mode_options)  # its settings
     return config
 
 

@@ -15,11 +15,11 @@ A run folder holds:
     config.json        the resolved TrainConfig (+ the model config)
     command.txt        the exact command that started the run
     metrics.csv        averaged losses every `log_every` steps
-    samples/           grids from the EMA generator with fixed noise (generators)
+    samples/           grids from the EMA network with fixed inputs (generators: noise; translators: held-in examples)
     snapshots/         the EMA network after each of `snapshot_epochs` (epoch_NNN/, with a sample grid)
     evaluation.csv     held-out metrics of the EMA network, e.g. test accuracy (classifiers)
     checkpoints/last/  full state: networks, EMA, optimizers, objective state (BEGAN's k_t), step, RNG
-    generator/         the final EMA network, named after it (classifier/ for classifiers)
+    generator/         the final EMA network, named after it (classifier/, translator/: what the family exports)
     summary.json       what was trained on what, for how long, how fast, final held-out metrics
 """
 
@@ -44,13 +44,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from core.data import load_dataset
+from core.data.modes import make_mode
 from core.errors import UserError
 from core.files import atomic_path, write_text
 from core.hub import save_model
 from core.images import make_grid, save_png, to_uint8
 from core.models import MODELS
 from core.objectives import OBJECTIVES, Objective, options_dict
-from core.train.batches import BatchStream
+from core.train.batches import mode_stream
 from core.train.checkpoint import load_state, save_state
 from core.train.config import TrainConfig, equivalent_command
 from core.train.ema import EMA, has_batch_norm, recalibrated
@@ -119,22 +120,30 @@ class Trainer:
             config.dataset, config.split, image_size=config.image_size, channels=config.channels or None,
             pad=config.pad, loading=config.data_loading, workers=config.workers, conditional=config.conditional,
         )
-        acc.print(f"data: {self.data.describe()}; device: {device_name(acc.device)}")
         self.family = MODELS.get(config.model)
+        self.mode = make_mode(config.data_mode, config.mode_options)
+        self.mode.check(self.data, config.conditional)
+        mode = "" if config.data_mode == "single" else f"; mode: {self.mode.describe()}"
+        acc.print(f"data: {self.data.describe()}{mode}; device: {device_name(acc.device)}")
         self.model_config = self.family.make_config(
             **{
                 "image_size": self.data.image_size,
                 "channels": self.data.channels,
                 "num_classes": self.data.num_classes if config.conditional else 0,
                 "class_names": list(self.data.class_names) if config.conditional else [],
+                **self.mode.model_settings(self.data),
                 **config.model_config,
             }
         )
         objective_class = OBJECTIVES.get(self.family.objective)
         self.phases: list[PlannedPhase] = plan_phases(objective_class.phases, config.phases, config.lr, config.betas)
-        self.stream = BatchStream(
-            self.data, config.batch_size, config.seed, acc.process_index, acc.num_processes, config.hflip, config.shift,
-            per_step=batches_per_step(self.phases), schedule=objective_class.batch_schedule(config),
+        def load(name: str):  # another dataset of the run (an unpaired domain), at the run's split, size and channels
+            return load_dataset(name, config.split, image_size=self.data.image_size, channels=self.data.channels,
+                                loading="memory", workers=config.workers)
+
+        self.stream = mode_stream(
+            self.mode, self.data, load, config.batch_size, config.seed, acc.process_index, acc.num_processes,
+            config.hflip, config.shift, per_step=batches_per_step(self.phases), schedule=objective_class.batch_schedule(config),
         )
         if config.epochs > 0:  # a budget in passes over the data: the step count follows from the data size
             config = replace(config, steps=self.stream.steps_for(config.epochs))
@@ -362,8 +371,11 @@ class Trainer:
         """The schedule is a function of the step alone, so resuming needs no scheduler state."""
         config = self.config
         factor = 1.0
+        done = min(self.step, config.steps) / max(config.steps, 1)
         if config.lr_schedule == "cosine":
-            factor = 0.5 * (1 + np.cos(np.pi * min(self.step, config.steps) / max(config.steps, 1)))
+            factor = 0.5 * (1 + np.cos(np.pi * done))
+        elif config.lr_schedule == "linear":  # CycleGAN's: constant for the first half, then linearly to 0
+            factor = min(1.0, 2 * (1 - done))
         for phase in self.phases:
             for group in self.optimizers[phase.name].param_groups:
                 group["lr"] = phase.lr * factor
@@ -452,6 +464,7 @@ class Trainer:
             "dataset": self.config.dataset,
             "split": self.config.split,
             "num_images": len(self.data),
+            **({"domain_images": sizes} if "" not in (sizes := self.stream.domain_sizes) else {}),
             "torch": torch.__version__,
             "final_losses": _last_metrics(self.run_dir / "metrics.csv"),
             "evaluation": self.evaluation,
