@@ -1,7 +1,8 @@
 """The benchmark runner: every benchmark under one profile, rows under results/, a summary, publishing.
 
     python -m benchmarks run [--profile quick|full]
-                             [--only quality throughput robustness memory timeline growth serving loader collection]
+                             [--only quality throughput robustness memory timeline growth serving loader translation
+                                     collection]
                              [--models NAME_OR_HUB_ID ...] [--runs RUN_DIR ...] [--keep-runs DIR]
                              [--device cpu|cuda] [--results results]
     python -m benchmarks summary [--results results]          # rewrite results/summary.md
@@ -16,7 +17,7 @@ rewrites results/summary.md (the newest run of each benchmark; core.report)
 and exits 1 if any row is an error or the quality sanity check fails.
 
 Models: by default every model in pretrained/, each benchmark taking its
-kind (generators: quality, throughput; classifiers: robustness); `--models`
+kind (generators: quality, throughput; classifiers: robustness; translators: translation); `--models`
 takes folders, names in pretrained/ or Hub repo ids instead. The memory
 benchmark builds its own models (COCO-GAN and a full-image GAN per resolution, and
 COCO-GAN with fixed 64 / 32 px patches as the image grows).
@@ -56,6 +57,7 @@ from benchmarks import (
     serving,
     throughput,
     timeline,
+    translation,
 )
 from core import report
 from core.errors import UserError
@@ -86,6 +88,7 @@ class Profile:
     serving: dict[str, Any] = field(default_factory=dict)
     loader: dict[str, Any] = field(default_factory=dict)
     growth: dict[str, Any] = field(default_factory=dict)
+    translation: dict[str, Any] = field(default_factory=dict)
 
 
 PROFILES = {
@@ -106,6 +109,7 @@ PROFILES = {
         collection={"epochs": 10, "networks": collection.NETWORKS},
         serving={"clients": (1, 16), "seconds": 8.0},
         loader={"sizes": (64, 128, 256), "workers": (0, 1, 2), "batches": 6, "train_steps": 4, "train_warmup": 1},
+        translation={"diversity_images": 32, "kid_subsets": 100},
     ),
     "full": Profile(
         "full",
@@ -123,6 +127,7 @@ PROFILES = {
         collection={"epochs": 10, "networks": collection.NETWORKS},
         serving={"clients": (1, 16), "seconds": 30.0},
         loader={"sizes": (64, 128, 256), "workers": (0, 1, 2, 4), "batches": 30, "train_steps": 20, "train_warmup": 5},
+        translation={"diversity_images": None, "kid_subsets": 100},
     ),
 }
 
@@ -132,7 +137,7 @@ class Benchmark:
     """One benchmark as the runner sees it: which models it takes, its scenarios, how to run and print them."""
 
     name: str
-    kind: str | None  # "generator" or "classifier": the models it measures; None: it builds its own
+    kind: str | None  # "generator", "classifier" or "translator": the models it measures; None: it builds its own
     plan: Callable[[list[str], Profile, str, Path], list]
     run: Callable[..., list[Row]]
     table: Callable[[list[Row]], str]
@@ -187,6 +192,10 @@ def plan_growth(models: list[str], profile: Profile, device: str, results: Path)
     return growth.scenarios(models, device=device, **profile.growth)
 
 
+def plan_translation(models: list[str], profile: Profile, device: str, results: Path) -> list[translation.Scenario]:
+    return translation.scenarios(models, device=device, **profile.translation)
+
+
 def plan_loader(models: list[str], profile: Profile, device: str, results: Path) -> list[loader.Scenario]:
     return loader.scenarios(device=device, **profile.loader)
 
@@ -209,6 +218,8 @@ BENCHMARKS = {
         Benchmark("serving", None, plan_serving, serving.run, serving.format_table),
         # decoded images/s of a folder: source, streamed, against what a training step of dcgan-clothing-64 reads
         Benchmark("loader", None, plan_loader, loader.run, loader.format_table),
+        # image-to-image translators on the held-out photos, next to the identity and unet-l1 baselines
+        Benchmark("translation", "translator", plan_translation, translation.run, translation.format_table),
     )
 }
 

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
 # Display order; benchmarks not listed follow in order of appearance.
-BENCHMARKS = ("quality", "throughput", "collection", "timeline", "growth", "robustness", "memory", "serving", "loader")
+BENCHMARKS = ("quality", "throughput", "collection", "timeline", "growth", "translation", "robustness", "memory", "serving",
+              "loader")
 TITLES = {
     "quality": "Quality: FID, KID, precision, recall",
     "throughput": "Throughput: training and generation speed",
@@ -44,6 +45,7 @@ TITLES = {
     "memory": "Memory: peak memory and speed by resolution",
     "serving": "Serving: each Space's main endpoint under load",
     "loader": "Loader: images/s a folder delivers, streamed, against what training reads",
+    "translation": "Translation: image-to-image translators on the held-out photos, against their baselines",
 }
 # The Spaces' main endpoints as first measured (2026-11, 2-core CPU, before batching): calls/s with 16
 # clients. Targets: no errors, one-client p95 <= 150 ms, 16 clients >= 3x these calls/s with p95 < 1 s.
@@ -789,6 +791,196 @@ def timeline_figure(frame: pd.DataFrame, metric: str = "fid") -> Figure:
     return _layout(figure)
 
 
+# --- translation (benchmarks/translation.py): one table for results/summary.md, the dashboard and the model cards ---
+
+# metric -> (column label, lower is better); the table's metric columns, in this order
+TRANSLATION_METRICS = {
+    "fid": ("FID", True),
+    "kid_mean": ("KID", True),
+    "kid_std": ("KID std", True),
+    "l1": ("L1", True),  # paired: against each input's own photo, pixels in [0, 1]
+    "psnr": ("PSNR (dB)", False),
+    "ssim": ("SSIM", False),
+    "lpips": ("LPIPS", True),  # only where the lpips package and its weights are present locally
+    "colourfulness_gap": ("colourfulness gap", True),  # colorization: real photos' mean M minus the outputs'
+    "colourfulness_output": ("colourfulness", False),
+    "colourfulness_real": ("colourfulness (real)", False),
+    "target_accuracy": ("target accuracy", False),  # unpaired and domains: share judged as the target class
+    "cycle_l1": ("cycle L1", True),  # to the target domain and back, against the input
+    "diversity_l1": ("diversity (L1)", False),  # MUNIT: mean pairwise L1 between the outputs of several styles
+}
+TRANSLATION_KEYS = ("task", "mode", "direction", "model", "candidate", "role", "family")
+TRANSLATION_PROTOCOL = ("n_images", "n_real", "extractor", "reference_split", "device", "date")
+TRANSLATION_COLUMNS = (*TRANSLATION_KEYS, *TRANSLATION_METRICS, *TRANSLATION_PROTOCOL)
+TRANSLATION_CANDIDATES = ("trained", "unet-l1", "identity")
+TRANSLATION_TASKS = ("edges2clothing", "mask2clothing", "colorize-clothing", "tshirt2longsleeve", "clothing-domains")
+TRANSLATION_TARGET_ACCURACY = 0.70  # StarGAN: share of its outputs the classifier reads as the target class
+TRANSLATION_COLORS = {"trained": "#4C78A8", "unet-l1": "#9D755D", "identity": "#BAB0AC"}
+TRANSLATION_NOTE = (
+    "Every translator is given the held-out test photos (64 px). FID and KID of its outputs against the target "
+    "domain's real photos (`reference_split`: the test photos themselves for paired tasks, the train split's photos "
+    "of the target class for unpaired and domain tasks), in the features of `classifier-clothing-64`; lower is "
+    "better. Paired tasks also score each output against its own photo (L1, PSNR, SSIM, and LPIPS where present); "
+    "colorization the colourfulness gap (Hasler & Süsstrunk 2003: real photos' mean minus the outputs'). Unpaired "
+    "and domain tasks: the share of outputs classifier-clothing-64 reads as the target class, and the L1 after "
+    "translating there and back. Baselines: `identity` (the input unchanged: a paired model's input shown as an RGB "
+    "image, an unpaired model's photo itself) and `unet-l1` (the same U-Net trained with the L1 loss alone)."
+)
+TRANSLATION_UNPAIRED_NOTE = (
+    "Unpaired and domain tasks have no ground truth to train an L1 U-Net on: identity is their only baseline."
+)
+TRANSLATION_LPIPS_ABSENT = "LPIPS: weights not present (the `lpips` package and its AlexNet weights are never downloaded)."
+
+
+def translation_table(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Translation rows (pass `latest(rows)`, or one model's newest rows with its baselines') as one line per
+    task, direction and model, a column per metric (NaN where a metric does not apply or was not measured).
+
+    Columns, always all of them: task, mode, direction, model, candidate ("trained", "unet-l1", "identity"),
+    role ("model" or "baseline"), family, then TRANSLATION_METRICS' keys (fid, kid_mean, kid_std, l1, psnr,
+    ssim, lpips, colourfulness_gap, colourfulness_output, colourfulness_real, target_accuracy, cycle_l1,
+    diversity_l1), then n_images, n_real, extractor, reference_split, device, date. Ordered by task, direction
+    (as measured), candidate (trained, unet-l1, identity) and model.
+    """
+    entries: dict[tuple, dict[str, Any]] = {}
+    newest: dict[tuple, datetime] = {}
+    directions: dict[str, int] = {}
+    for row in rows:
+        if row["benchmark"] != "translation" or row.get("error") is not None or row["value"] is None:
+            continue
+        params = row.get("params") or {}
+        task, direction = str(_scalar(params.get("task", ""))), str(_scalar(params.get("direction", "")))
+        directions.setdefault(direction, len(directions))
+        key = (task, direction, row["model"])
+        entry = entries.setdefault(key, {
+            "task": task, "mode": _scalar(params.get("mode", "")), "direction": direction, "model": row["model"],
+            "candidate": _scalar(params.get("candidate", "")), "role": _role(row), "family": _scalar(params.get("family", "")),
+        })
+        entry[row["metric"]] = row["value"]
+        if key not in newest or _when(row) >= newest[key]:
+            newest[key] = _when(row)
+            entry.update({name: _scalar(params.get(name)) for name in ("n_images", "n_real", "extractor", "reference_split")},
+                         device=row["device"], date=_date(row))
+    frame = pd.DataFrame(list(entries.values()))
+    extra = [column for column in frame.columns if column not in TRANSLATION_COLUMNS]
+    frame = frame.reindex(columns=[*TRANSLATION_KEYS, *TRANSLATION_METRICS, *extra, *TRANSLATION_PROTOCOL])
+    if frame.empty:
+        return frame
+    for column in [*TRANSLATION_METRICS, *extra]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame = _integers(frame, ("n_images", "n_real"))
+    tasks = {name: i for i, name in enumerate(TRANSLATION_TASKS)}
+    candidates = {name: i for i, name in enumerate(TRANSLATION_CANDIDATES)}
+    order = [(tasks.get(t, len(tasks)), t, directions[d], candidates.get(c, len(candidates)), m)
+             for t, d, c, m in zip(frame["task"], frame["direction"], frame["candidate"], frame["model"])]
+    frame["_order"] = order
+    return frame.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def translation_value(metric: str, value: Any) -> str:
+    """A translation metric as text: accuracy in percent, the rest as `_number`."""
+    if value is None or pd.isna(value):
+        return "–"
+    return f"{100 * value:.1f} %" if metric == "target_accuracy" else _number(value)
+
+
+def translation_notes(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """What a reader of the translation table needs besides it: the protocol, which baselines a task lacks, LPIPS."""
+    rows = [row for row in rows if row["benchmark"] == "translation"]
+    if not rows:
+        return []
+    table = translation_table(rows)
+    notes = [TRANSLATION_NOTE]
+    modes = {str((row.get("params") or {}).get("mode", "")) for row in rows}
+    if modes & {"unpaired", "domains"}:
+        notes.append(TRANSLATION_UNPAIRED_NOTE)
+    if "paired" in modes:
+        measured = any(row["metric"] == "lpips" and row.get("error") is None for row in rows)
+        notes.append("LPIPS: AlexNet features (the `lpips` package)." if measured else TRANSLATION_LPIPS_ABSENT)
+        paired = table[table["mode"] == "paired"]
+        for task, group in paired.groupby("task", sort=False):
+            if "unet-l1" not in set(group["candidate"]):
+                notes.append(f"{task}: no unet-l1 model measured (none of that task in pretrained/), so identity is its only baseline.")
+    return notes
+
+
+def translation_targets(rows: Iterable[dict[str, Any]]) -> list[tuple[bool, str]]:
+    """The translation targets, checked: (met, what) for every trained model and direction, "its FID is below
+    each measured baseline's (identity, and unet-l1 for paired tasks)", and for a domain translator (StarGAN)
+    "target-class accuracy >= 70 %"."""
+    table = translation_table(rows)
+    checks: list[tuple[bool, str]] = []
+    if table.empty:
+        return checks
+    for (task, direction), group in table.groupby(["task", "direction"], sort=False):
+        baselines = {candidate: group[group["candidate"] == candidate] for candidate in ("identity", "unet-l1")}
+        for entry in group[group["candidate"] == "trained"].to_dict("records"):
+            what = f"{entry['model']} ({task}, {direction})"
+            fid = entry["fid"]
+            if pd.isna(fid):
+                checks.append((False, f"{what}: no FID measured"))
+            else:
+                beaten, parts = True, []
+                for candidate, lines in baselines.items():
+                    if candidate == "unet-l1" and entry["mode"] != "paired":
+                        continue
+                    values = [v for v in lines["fid"] if not pd.isna(v)]
+                    if not values:
+                        parts.append(f"no {candidate} baseline measured")
+                        beaten = beaten and candidate != "identity"
+                        continue
+                    best = min(values)
+                    beaten = beaten and fid < best
+                    parts.append(f"{'below' if fid < best else 'NOT below'} {candidate}'s {_number(best)}")
+                checks.append((beaten, f"{what}: FID {_number(fid)}, " + ", ".join(parts)))
+            if entry["mode"] == "domains":
+                accuracy = entry["target_accuracy"]
+                met = not pd.isna(accuracy) and accuracy >= TRANSLATION_TARGET_ACCURACY
+                shown = translation_value("target_accuracy", accuracy)
+                checks.append((bool(met), f"{what}: target-class accuracy {shown} (target >= {TRANSLATION_TARGET_ACCURACY:.0%})"))
+    return checks
+
+
+def translation_for(rows: Iterable[dict[str, Any]], model: str) -> list[dict[str, Any]]:
+    """The newest translation rows of `model` and of the baselines of its task(s) (identity, unet-l1): what its
+    model card's table shows, `translation_table(translation_for(rows, model))`."""
+    rows = latest(rows, "translation")
+    own = [row for row in rows if row["model"] == model]
+    tasks = {(row.get("params") or {}).get("task") for row in own}
+    return own + [row for row in rows if row["model"] != model and _role(row) == "baseline"
+                  and (row.get("params") or {}).get("task") in tasks]
+
+
+def translation_figure(table: pd.DataFrame, task: str, metric: str = "fid") -> Figure:
+    """Bars of `metric` for one task's lines of `translation_table`: each model next to its baselines
+    (colour by candidate), one panel per direction when there are several."""
+    import plotly.express as px
+
+    data = table[(table["task"] == task) & table[metric].notna()]
+    label, lower = TRANSLATION_METRICS.get(metric, (metric, True))
+    data = data.assign(text=data[metric].map(_short))
+    several = data["direction"].nunique() > 1
+    figure = px.bar(
+        data,
+        x="model",
+        y=metric,
+        color="candidate",
+        facet_col="direction" if several else None,
+        color_discrete_map=TRANSLATION_COLORS,
+        category_orders={"candidate": [c for c in TRANSLATION_CANDIDATES if c in set(data["candidate"])],
+                         "direction": list(dict.fromkeys(data["direction"]))},
+        title=f"{task}: {label} ({'lower' if lower else 'higher'} is better)",
+        labels={metric: label, "model": "", "candidate": "", "direction": ""},
+        hover_data={"n_images": True, "n_real": True, "reference_split": True},
+        text="text",
+    )
+    figure.update_traces(textposition="outside", cliponaxis=False)
+    if several:
+        figure.for_each_annotation(lambda annotation: annotation.update(text=annotation.text.split("=", 1)[-1]))
+        figure.update_xaxes(matches=None)
+    return _layout(figure)
+
+
 # --- Markdown (results/summary.md) ---
 
 
@@ -926,6 +1118,31 @@ def _growth_section(rows: list[dict[str, Any]]) -> list[str]:
     return ["", note, ""] + _table(["model", "size", "stage", "real images shown", "FID", "KID", "precision", "recall"], lines)
 
 
+def _translation_section(rows: list[dict[str, Any]]) -> list[str]:
+    table = translation_table(rows)
+    if table.empty:
+        return []
+    notes = translation_notes(rows)
+    out = ["", notes[0]]
+    for task, group in table.groupby("task", sort=False):
+        metrics = [m for m in TRANSLATION_METRICS if m != "kid_std" and group[m].notna().any()]
+        lines = [[e["direction"], e["model"], e["candidate"], f"{_cell(e['n_images'])} / {_cell(e['n_real'])}",
+                  *[translation_value(m, e[m]) for m in metrics]] for e in group.to_dict("records")]
+        header = ["direction", "model", "candidate", "images / reference", *[TRANSLATION_METRICS[m][0] for m in metrics]]
+        splits = ", ".join(_distinct(group["reference_split"]))
+        extractors = ", ".join(_distinct(group["extractor"]))
+        out += ["", f"### {task} ({group['mode'].iloc[0]}), reference split `{splits}`, features from `{extractors}`", ""]
+        out += _table(header, lines)
+    out += ["", *[f"{note}" for note in notes[1:]]] if len(notes) > 1 else []
+    checks = translation_targets(rows)
+    if checks:
+        intro = ("Targets (each trained translator's FID below its baselines'; StarGAN's target-class accuracy "
+                 f">= {TRANSLATION_TARGET_ACCURACY:.0%}):")
+        out += ["", intro, ""]
+        out += [f"- {'met' if met else '**not met**'}: {text}" for met, text in checks]
+    return out
+
+
 def _memory_section(rows: list[dict[str, Any]]) -> list[str]:
     table = memory_table(memory_frame(rows))
     return [""] + _table(list(table.columns), table.itertuples(index=False)) if not table.empty else []
@@ -972,6 +1189,7 @@ SECTIONS = {
     "growth": _growth_section,
     "robustness": _robustness_section,
     "memory": _memory_section,
+    "translation": _translation_section,
 }
 
 

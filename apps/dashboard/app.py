@@ -29,6 +29,7 @@ PAGES = [
     st.Page("views/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:", default=True),
     st.Page("views/quality.py", title="Quality", icon=":material/bar_chart:"),
     st.Page("views/collection.py", title="Collection", icon=":material/view_module:"),
+    st.Page("views/translation.py", title="Translation", icon=":material/swap_horiz:"),
     st.Page("views/robustness.py", title="Robustness", icon=":material/shield:"),
     st.Page("views/performance.py", title="Memory & throughput", icon=":material/speed:"),
     st.Page("views/samples.py", title="Samples", icon=":material/photo_library:"),
