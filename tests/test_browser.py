@@ -172,6 +172,68 @@ def test_the_robustness_space_attacks_uploads_and_refuses_a_bad_upload(browser, 
     watched.assert_clean()
 
 
+def _translators(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The shipped translators when there are some, else tiny untrained ones (pix2pix on edges, a StarGAN)."""
+    from core.inference import list_models
+
+    if list_models(PRETRAINED_DIR, kind="translator"):
+        return
+    import torch
+
+    from core.hub import save_model
+    from core.models import MODELS
+
+    for name, family, config in [("pix2pix-tiny", "pix2pix", {"in_channels": 1, "source": "edges"}),
+                                 ("stargan-tiny", "stargan", {"num_classes": 2, "class_names": ["dress", "hat"]})]:
+        spec = MODELS.get(family)
+        torch.manual_seed(0)
+        network = spec.build(spec.make_config(image_size=64, width=4, max_width=8, **config))[spec.exported]
+        save_model(network, tmp_path / "translators" / name, family=family)
+    monkeypatch.setenv("MODEL_SOURCE", str(tmp_path / "translators"))
+
+
+def test_the_translate_space_translates_uploads_and_refuses_a_bad_upload(
+    browser, serve, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from core.demos import translate as lab
+
+    _translators(monkeypatch, tmp_path)
+    watched = Watched(browser, serve("apps.translate.app"))
+    page = watched.page
+    _image_in(page, "input-photo")  # the first example photo is translated on arrival
+    first = next(iter(lab.available_translators().values()))
+    if lab.controls(first).preview:  # a paired model: the edges, mask or grayscale it sees is shown too
+        _image_in(page, "model-input")
+    page.locator("#results img").first.wait_for(state="visible")
+
+    photo = tmp_path / "shirt.png"
+    picture = Image.new("RGBA", (120, 160), (0, 0, 0, 0))  # transparent background: composited on white
+    picture.paste((20, 60, 200, 255), (30, 30, 90, 130))
+    picture.save(photo)
+    page.locator("#upload input[type=file]").set_input_files(str(photo))
+    page.wait_for_function(  # the upload replaces the example: its centre is the blue garment
+        """() => { const img = document.querySelector('#input-photo img'); if (!img || !img.complete) return false;
+                   const c = document.createElement('canvas'); c.width = c.height = 1;
+                   const ctx = c.getContext('2d'); ctx.drawImage(img, img.naturalWidth / 2, img.naturalHeight / 2,
+                   1, 1, 0, 0, 1, 1); const [r, g, b] = ctx.getImageData(0, 0, 1, 1).data;
+                   return b > 150 && r < 80; }"""
+    )
+    page.locator("#results img").first.wait_for(state="visible")
+
+    bad = tmp_path / "not-an-image.png"
+    bad.write_text("<html>definitely not a PNG</html>")
+    page.locator("#upload input[type=file]").set_input_files(str(bad))
+    toast = page.locator(".toast-body, [data-testid='toast-body']").first
+    toast.wait_for(state="visible")
+    assert "image" in toast.inner_text().lower() and "Traceback" not in toast.inner_text()
+    page.wait_for_function("() => !document.querySelector('#results img')")  # the stale result is gone
+    # The refused upload is the point; gr.File's upload-progress stream, closed by the page once the file is in,
+    # reads as "aborted" when it closes first (the protocol, like /queue/data in Watched)
+    watched.errors = [e for e in watched.errors
+                      if "not-an-image" not in e and not ("/upload_progress" in e and "ERR_ABORTED" in e)]
+    watched.assert_clean()
+
+
 # ---------------------------------------------------------------- the dashboard
 
 DASHBOARD_PAGES = {"": "Leaderboard", "quality": "Quality", "collection": "The classic collection", "robustness": "Robustness",
