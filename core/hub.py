@@ -199,7 +199,7 @@ def exported_folder(run_dir: Path) -> str:
 
     path = run_dir / "config.json"
     if not path.is_file():
-        raise UserError(f"{run_dir} is not a training run: it has no config.json")
+        raise UserError(f"{run_dir} has no finished model: it is not a training run (no config.json)")
     try:
         model = json.loads(path.read_text()).get("model")
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
@@ -269,8 +269,9 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
         **extra,
     )
     path = folder / "README.md"
+    indexed = {"generator": "quality", "translator": "translation"}.get(family.kind)
     write_text(path, with_model_index(card, name, family.kind, metrics if family.kind == "classifier" else
-                                      [r for r in latest_metrics(name, results_dir) if r["benchmark"] == "quality"]))
+                                      [r for r in latest_metrics(name, results_dir) if r["benchmark"] == indexed]))
     return path
 
 
@@ -279,6 +280,10 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
 HUB_DATASETS = {"fashion-mnist": "zalando-datasets/fashion_mnist"}
 DATASET_TITLES = {"fashion-mnist": "Fashion-MNIST", "clothing": "Clothing photos (clothing-dataset-small)"}
 QUALITY_METRICS = {"fid": "FID", "kid_mean": "KID", "precision": "precision", "recall": "recall"}
+# A translator's model-index: its translation rows (benchmarks.translation), one per metric and direction.
+TRANSLATION_INDEX = {"fid": "FID", "kid_mean": "KID", "l1": "L1", "psnr": "PSNR", "ssim": "SSIM",
+                     "colourfulness_gap": "colourfulness gap", "target_accuracy": "target-class accuracy",
+                     "cycle_l1": "cycle L1", "diversity_l1": "diversity (L1)"}
 TASKS = {"generator": ("unconditional-image-generation", "Image generation"),
          "classifier": ("image-classification", "Image classification"),
          "translator": ("image-to-image", "Image-to-image translation")}
@@ -308,6 +313,13 @@ def eval_results(name: str, kind: str, rows: list[dict[str, Any]]) -> list[Any]:
                 **common, dataset_split=params.get("reference_split"), metric_type=row["metric"].removesuffix("_mean"),
                 metric_config=params["extractor"],
                 metric_name=f"{label} ({params['extractor']}, {params.get('n_generated', 0):,} samples)"))
+        elif kind == "translator" and row["benchmark"] == "translation" and row["metric"] in TRANSLATION_INDEX:
+            # the model's own rows (an L1-only U-Net's are those of a baseline in the others' tables)
+            direction = str(params.get("direction", ""))
+            results.append(EvalResult(
+                **common, dataset_split=params.get("input_split", "test"), metric_type=row["metric"].removesuffix("_mean"),
+                metric_config=direction,
+                metric_name=f"{TRANSLATION_INDEX[row['metric']]} ({direction}, {params.get('n_images', 0):,} test photos)"))
         elif kind == "classifier" and row["benchmark"] == "robustness" and row["metric"] == "accuracy" \
                 and not params.get("mask") and "epsilon" in params:
             epsilon, attack = float(params["epsilon"]), str(params.get("attack", "?"))

@@ -123,7 +123,7 @@ def test_controls_and_captions_follow_the_model(models: dict) -> None:
     assert lab.describe(models["pix2pix-edges-tiny"]) == (
         "**pix2pix-edges-tiny**: pix2pix (Isola et al. 2017); paired: the edges of a photo → the photo; 64×64 px."
     )
-    assert "U-Net, L1 only" in lab.describe(models["unet-l1-edges-tiny"])
+    assert "U-Net (L1 only)" in lab.describe(models["unet-l1-edges-tiny"])
     assert "3 classes as domains (dress, hat, pants)" in lab.describe(models["stargan-tiny"])
 
 

@@ -279,7 +279,7 @@ SETTING_CASES: dict[str, tuple[list[str], str]] = {
     "hflip=maybe": (["--set", "hflip=maybe"], "hflip must be true or false"),
     "threads=-1": (["--set", "threads=-1"], "threads must be a whole number >= 0"),
     "mixed_precision=fp8": (["--set", "mixed_precision=fp8"], "mixed_precision must be one of"),
-    "lr_schedule=linear": (["--set", "lr_schedule=linear"], "lr_schedule must be constant or cosine"),
+    "lr_schedule=step": (["--set", "lr_schedule=step"], "lr_schedule must be one of constant, cosine, linear"),
     "snapshot_epochs=abc": (["--set", "snapshot_epochs=abc"], "snapshot_epochs must be a list"),
     "snapshot_epochs=[0]": (["--set", "snapshot_epochs=[0]"], "snapshot_epochs must be a list"),
     "betas=1": (["--set", "betas=1"], "betas must be two numbers"),

@@ -138,9 +138,15 @@ def test_every_shipped_card_carries_its_newest_results_as_a_model_index(folder: 
 
     card = ModelCard.load(folder / "README.md")
     results = card.data.eval_results or []
-    kind = json.loads((folder / "config.json").read_text())["family"]
+    from core.hub import TRANSLATION_INDEX
+    from core.models import MODELS
+
+    kind = MODELS.get(json.loads((folder / "config.json").read_text())["family"]).kind
     rows = latest_metrics(folder.name)
-    if kind == "classifier":
+    if kind == "translator":
+        expected = {(r["metric"].removesuffix("_mean"), r["params"]["direction"]): r["value"] for r in rows
+                    if r["benchmark"] == "translation" and r["metric"] in TRANSLATION_INDEX}
+    elif kind == "classifier":
         expected = {("accuracy" if r["params"]["epsilon"] == 0 else "robust_accuracy",
                      "" if r["params"]["epsilon"] == 0 else f"{r['params']['attack']}-eps{float(r['params']['epsilon']):g}"):
                     r["value"] for r in rows if r["benchmark"] == "robustness" and r["metric"] == "accuracy"

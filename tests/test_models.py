@@ -47,7 +47,7 @@ def test_invalid_configs_are_user_errors() -> None:
         family.make_config(image_size=48)
     with pytest.raises(UserError, match="unknown dcgan setting"):
         family.make_config(image_size=28, depth=3)
-    with pytest.raises(UserError, match="unknown model 'stylegan'; known: acgan, began, cgan, classifier, cocogan, dcgan"):
+    with pytest.raises(UserError, match="unknown model 'stylegan'; known: acgan, began, cgan, classifier, cocogan, cyclegan, dcgan"):
         MODELS.get("stylegan")
 
 

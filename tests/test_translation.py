@@ -121,6 +121,20 @@ def test_unpaired_batches_draw_each_domain_from_its_own_class_with_its_own_order
     assert mode.model_settings(data)["domains"] == ["class0", "class2"]
 
 
+def test_an_unpaired_domain_may_be_a_dataset_of_its_own() -> None:
+    data, other = labelled_photos(n=30), labelled_photos(n=12, classes=1)
+    asked = []
+
+    def load(name: str) -> ImageData:
+        asked.append(name)
+        return other
+
+    batch = mode_stream(make_mode("unpaired", {"domains": ["class1", "folder:/photos/pants"]}), data, load, batch_size=4, seed=0)(0)
+    assert asked == ["folder:/photos/pants"]
+    green = ((batch["A"][:, 1, 0, 0] + 1) * 127.5).round()
+    assert (green == 100).all() and (((batch["B"][:, 1, 0, 0] + 1) * 127.5).round() == 0).all()
+
+
 def test_modes_refuse_data_they_cannot_use() -> None:
     with pytest.raises(UserError, match="neither a class"):
         mode_stream(make_mode("unpaired", {"domains": ["class0", "jackets"]}), labelled_photos(), None, batch_size=2, seed=0)

@@ -87,7 +87,7 @@ register_family(
         exported="translator",
         kind="translator",
         modes=("paired",),
-        title="U-Net, L1 only",
+        title="U-Net (L1 only)",
         paper="Isola et al. (2017), without the discriminator",
     )
 )
