@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--target", help="the output's domain: a class (StarGAN) or one of the two domains (CycleGAN, MUNIT)")
     translate.add_argument("--styles", type=int, default=1, help="MUNIT: outputs per input, each with its own style")
     translate.add_argument("--seed", type=int, default=0, help="MUNIT: the styles' seed")
-    translate.add_argument("--show-input", action="store_true", help="put the photo and what the model sees before the result")
+    translate.add_argument("--show-input", action="store_true",
+                           help="put the photo (and, for a paired model, the edges, mask or grayscale it sees) before the result")
     translate.add_argument("--scale", type=int, default=0, help="enlarge by this factor (default: auto)")
     translate.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
 
@@ -250,7 +251,8 @@ def cmd_translate(args: argparse.Namespace, argv: list[str]) -> int:
         photo = pipe.photos(path)
         outputs = pipe.variations(photo[0], args.styles, args.seed, args.target) if args.styles > 1 else \
             pipe.translate(photo, target=args.target, seed=args.seed)
-        shown = [photo, np.repeat(pipe.model_input(photo), 3, axis=-1) if pipe.in_channels == 1 else photo] if args.show_input else []
+        seen = [np.repeat(pipe.model_input(photo), 3, axis=-1)] if pipe.input_transform else []  # a paired model's edges ...
+        shown = [photo, *seen] if args.show_input else []
         rows.append(np.concatenate([*shown, outputs]))
     grid = rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else make_grid(np.concatenate(rows), nrow=len(rows[0]))
     path = save_png(grid, args.out, scale=args.scale or max(1, 256 // pipe.image_size))
