@@ -159,7 +159,10 @@ class ResidualBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-    """CycleGAN's generator (Johnson et al. 2016): c7s1-w, d2w, d4w, `blocks` residual blocks, u2w, uw, c7s1-out, tanh."""
+    """CycleGAN's generator (Johnson et al. 2016): c7s1-w, d2w, d4w, `blocks` residual blocks, u2w, uw, c7s1-out, tanh.
+
+    Its reflection padding followed by instance norm removes anything constant over the image, so a condition
+    tiled as input channels (StarGAN's target) would be erased: condition it some other way."""
 
     def __init__(self, in_channels: int, out_channels: int, width: int = 64, blocks: int = 9, norm: str = "instance",
                  downsamplings: int = 2):

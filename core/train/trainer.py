@@ -51,6 +51,7 @@ from core.hub import save_model
 from core.images import make_grid, save_png, to_uint8
 from core.models import MODELS
 from core.objectives import OBJECTIVES, Objective, options_dict
+from core.objectives.base import PREVIEW_COLUMNS
 from core.train.batches import mode_stream
 from core.train.checkpoint import load_state, save_state
 from core.train.config import TrainConfig, equivalent_command
@@ -163,10 +164,18 @@ class Trainer:
             self._write_run_files(command)
         self._resume()
         self.preview_inputs = (
-            self.objective.preview_inputs(self.stream(0), config.preview_count, config.seed)
+            self.objective.preview_inputs(self._preview_batch(), config.preview_count, config.seed)
             if self.objective.has_preview else {}
         )
         self.evaluation: dict[str, float] = {}
+
+    def _preview_batch(self) -> dict[str, torch.Tensor]:
+        """The run's first real batch, joined by the next ones until it holds a grid row of examples (a translator
+        trained on batches of 4 still previews 10 photos). Reading batches by step changes nothing in training."""
+        batches = [self.stream(0)]
+        while sum(len(next(iter(b.values()))) for b in batches) < PREVIEW_COLUMNS and len(batches) < PREVIEW_COLUMNS:
+            batches.append(self.stream(len(batches)))
+        return {key: torch.cat([batch[key] for batch in batches]) for key in batches[0]}
 
     def _prepare(self, networks: dict[str, nn.Module]) -> tuple[dict, dict]:
         """One optimizer per phase over the networks that phase trains, all wrapped by accelerate."""
