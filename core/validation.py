@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any
 
 from core.errors import UserError
@@ -28,3 +30,19 @@ def whole_number(value: Any, name: str, low: int | None = None, high: int | None
             f">= {low}" if low is not None else f"<= {high}")
         raise UserError(f"{name} must be a whole number {bounds}, got {value if sent is None else repr(sent)}")
     return value
+
+
+def typed_options(options_class: type, values: Any, reader: str, label: str):
+    """`options_class(**values)`: the typed settings of an objective or a data mode. A setting it has no field
+    for ("the cyclegan objective does not read ...", `reader` naming it) or an invalid value ("invalid `label`
+    setting: ...") is a UserError."""
+    if not isinstance(values, Mapping):
+        raise UserError(f"{label} settings must be a mapping of names to values, got {values!r}")
+    known = [f.name for f in fields(options_class)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise UserError(f"{reader} does not read the setting(s) {unknown} (its settings: {', '.join(known) or 'none'})")
+    try:
+        return options_class(**values)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"invalid {label} setting: {err}") from None

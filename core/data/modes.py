@@ -29,6 +29,7 @@ from core.data.base import ImageData
 from core.data.transforms import PAIRED_SOURCES, source_of
 from core.errors import UserError
 from core.registry import Registry
+from core.validation import typed_options
 
 
 @dataclass(frozen=True)
@@ -98,17 +99,8 @@ def register_mode(name: str):
 
 
 def make_mode_options(mode: type[DataMode], values: Mapping[str, Any]):
-    known = [f.name for f in fields(mode.Options)]
-    if not isinstance(values, Mapping):
-        raise UserError(f"mode_options must be a mapping of settings, got {values!r}")
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise UserError(f"the {mode.name} data mode does not read the setting(s) {unknown} "
-                        f"(its settings: {', '.join(known) or 'none'})")
-    try:
-        return mode.Options(**values)
-    except (TypeError, ValueError) as err:
-        raise UserError(f"invalid {mode.name} mode setting: {err}") from None
+    """The mode's typed options from `values` (a run's `mode_options`); an unread or invalid one is a UserError."""
+    return typed_options(mode.Options, values, f"the {mode.name} data mode", f"{mode.name} mode")
 
 
 def make_mode(name: str, options: Mapping[str, Any] | None = None) -> DataMode:

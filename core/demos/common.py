@@ -32,6 +32,7 @@ from core.paths import PRETRAINED_DIR, PROJECT_ROOT
 from core.validation import MAX_SEED  # the CLI's and the trainer's seed rule: 0..2**63-1
 
 F = TypeVar("F", bound=Callable)
+P = TypeVar("P")
 ALL_CLASSES = "all classes"
 # Written by `python -m apps.build_spaces --hub-models ...`: Space settings, not
 # README front matter, are what set environment variables on the Hub.
@@ -137,10 +138,15 @@ def pick(models: Mapping[str, str], label: str | None, none_found: str = NO_MODE
 
 def load(source: str) -> GeneratorPipeline:
     """The cached pipeline for `source`; a model that will not load is a one-line UserError."""
+    return load_with(load_cached, source)
+
+
+def load_with(loader: Callable[[str], P], source: str) -> P:
+    """`loader(source)` (a cached pipeline loader), any failure a one-line UserError naming the model."""
     # A Space must answer "this model is broken", never crash with a stack trace,
     # whatever the broken file trips over (I/O, JSON, config fields, tensor shapes).
     try:
-        return load_cached(source)
+        return loader(source)
     except UserError as err:
         raise UserError(f"could not load model {source!r}: {err}") from None
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as err:

@@ -26,10 +26,17 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, PngImagePlugin
-from safetensors import SafetensorError
 
 from core.demo import training_note
-from core.demos.common import MODEL_SOURCE_FILE, available_models, config_matches, enlarge, parse_seed, whole_number
+from core.demos.common import (
+    MODEL_SOURCE_FILE,
+    available_models,
+    config_matches,
+    enlarge,
+    load_with,
+    parse_seed,
+    whole_number,
+)
 from core.demos.common import pick as pick_model
 from core.errors import UserError
 from core.files import atomic_path
@@ -103,14 +110,7 @@ def pick(models: Mapping[str, str], label: str | None) -> str:
 
 def load_translator(source: str) -> TranslatorPipeline:
     """The cached pipeline for `source`, which must be a translator; failures are one-line UserErrors."""
-    # As core.demos.common.load: a Space must answer "this model is broken", never show a stack trace.
-    try:
-        return load_translator_cached(source)
-    except UserError as err:
-        raise UserError(f"could not load model {source!r}: {err}") from None
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise UserError(f"could not load model {source!r}: {err.__class__.__name__}: {reason}") from None
+    return load_with(load_translator_cached, source)
 
 
 def describe(source: str) -> str:

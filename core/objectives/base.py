@@ -17,14 +17,14 @@ not read (`curriculum` for a plain GAN) is a one-line error, not ignored.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from core.errors import UserError
 from core.registry import Registry
+from core.validation import typed_options
 
 if TYPE_CHECKING:
     from core.train.config import TrainConfig
@@ -177,17 +177,7 @@ def register_objective(name: str):
 
 def make_options(objective: type[Objective], values: Mapping[str, Any]):
     """The objective's typed options from `values`; an unread or invalid setting is a UserError."""
-    known = [f.name for f in fields(objective.Options)]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        offered = ", ".join(known) if known else "none"
-        raise UserError(
-            f"the {objective.name} objective does not read the setting(s) {unknown} (its settings: {offered})"
-        )
-    try:
-        return objective.Options(**values)
-    except (TypeError, ValueError) as err:
-        raise UserError(f"invalid {objective.name} setting: {err}") from None
+    return typed_options(objective.Options, values, f"the {objective.name} objective", objective.name)
 
 
 def check_weight(value: Any, name: str) -> None:

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image, PngImagePlugin
-from safetensors import SafetensorError
 
 from core import demo as common
 from core import report
 from core.demo import MODEL_SOURCE_FILE, available_models, parse_seed
+from core.demos.common import load_with
 from core.errors import UserError
 from core.files import atomic_path
 from core.hub import read_config, read_training
@@ -86,14 +86,7 @@ def pick(models: Mapping[str, str], label: str | None) -> str:
 
 def load_classifier(source: str) -> ClassifierPipeline:
     """The cached pipeline for `source`, which must take 28x28 grayscale images; failures are one-line UserErrors."""
-    # As core.demo.load: a Space must answer "this model is broken", never show a stack trace.
-    try:
-        pipe = load_classifier_cached(source)
-    except UserError as err:
-        raise UserError(f"could not load model {source!r}: {err}") from None
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise UserError(f"could not load model {source!r}: {err.__class__.__name__}: {reason}") from None
+    pipe = load_with(load_classifier_cached, source)
     if (pipe.image_size, pipe.channels) != (SIZE, 1):
         colour = "grayscale" if pipe.channels == 1 else "RGB"
         raise UserError(
