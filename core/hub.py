@@ -282,7 +282,7 @@ DATASET_TITLES = {"fashion-mnist": "Fashion-MNIST", "clothing": "Clothing photos
 QUALITY_METRICS = {"fid": "FID", "kid_mean": "KID", "precision": "precision", "recall": "recall"}
 # A translator's model-index: its translation rows (benchmarks.translation), one per metric and direction.
 TRANSLATION_INDEX = {"fid": "FID", "kid_mean": "KID", "l1": "L1", "psnr": "PSNR", "ssim": "SSIM",
-                     "colourfulness_gap": "colourfulness gap", "target_accuracy": "target-class accuracy",
+                     "colourfulness_gap": "colourfulness gap", "target_accuracy": "target accuracy",
                      "cycle_l1": "cycle L1", "diversity_l1": "diversity (L1)"}
 TASKS = {"generator": ("unconditional-image-generation", "Image generation"),
          "classifier": ("image-classification", "Image classification"),
@@ -419,7 +419,7 @@ def _classifier_card(folder: Path, model: dict[str, Any], options: dict[str, Any
 TRANSLATION_COLUMNS = (
     ("fid", "FID", "%.2f"), ("kid_mean", "KID", "%.4f"), ("l1", "L1", "%.4f"), ("psnr", "PSNR (dB)", "%.2f"),
     ("ssim", "SSIM", "%.3f"), ("lpips", "LPIPS", "%.3f"), ("colourfulness_gap", "colourfulness gap", "%.2f"),
-    ("target_accuracy", "target-class accuracy", "%.3f"), ("cycle_l1", "cycle L1", "%.4f"),
+    ("target_accuracy", "target accuracy (class, or colour)", "%.3f"), ("cycle_l1", "cycle L1", "%.4f"),
     ("diversity_l1", "diversity (L1)", "%.4f"),
 )
 

@@ -19,7 +19,7 @@ global RNG. What a generator takes besides z is what its family declares
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -396,7 +396,7 @@ class TranslatorPipeline:
         self.image_size: int = config.image_size
         self.in_channels: int = config.in_channels
         self.channels: int = config.channels
-        self.mode: str = config.mode  # paired | unpaired | domains
+        self.mode: str = config.mode  # paired | unpaired | domains | attributes
         self.input_transform: str = config.source  # paired: grayscale | edges | mask
         self.targets: list[str] = config.targets
         self.style_dim: int = translator.style_dim
@@ -418,9 +418,6 @@ class TranslatorPipeline:
         `images`: one image or a list; each an array ([H, W], [H, W, 1 | 3 | 4] uint8, or an NHWC batch), a PIL
         image, a file path or the file's bytes. Unreadable, empty or huge uploads are a one-line UserError.
         """
-        from core.data.folder import as_rgb_image, square
-        from core.images import open_image
-
         if isinstance(images, np.ndarray) and images.ndim == 4:
             items: list = list(images)
         elif isinstance(images, (list, tuple)):
@@ -433,8 +430,7 @@ class TranslatorPipeline:
             raise UserError(f"at most {MAX_IMAGES} images per call, got {len(items)}")
         out = np.empty((len(items), self.image_size, self.image_size, 3), np.uint8)
         for i, item in enumerate(items):
-            picture = open_image(array_image(item) if isinstance(item, np.ndarray) else item)
-            out[i] = np.asarray(square(as_rgb_image(picture), self.image_size))
+            out[i] = data_photo(item, self.image_size)
         return out
 
     def input_tensor(self, photos: np.ndarray) -> torch.Tensor:
@@ -459,7 +455,7 @@ class TranslatorPipeline:
                 raise UserError(f"{self.name} translates {self.input_transform or 'its input'} to a photo: it takes no target")
             return None
         if target is None or target == "":
-            if self.mode == "domains":
+            if self.mode in ("domains", "attributes"):
                 raise UserError(f"{self.name} translates to any of its classes: choose a target ({', '.join(self.targets)})")
             return torch.ones(n, dtype=torch.long)
         items = [target] * n if isinstance(target, (int, str)) else list(target)
@@ -468,16 +464,7 @@ class TranslatorPipeline:
         return torch.tensor([self.target_index(item) for item in items], dtype=torch.long)
 
     def target_index(self, target: int | str) -> int:
-        if isinstance(target, str) and target.strip().isdigit():
-            target = int(target)
-        if isinstance(target, int) and not isinstance(target, bool):
-            if not 0 <= target < len(self.targets):
-                raise UserError(f"target {target} is out of range 0..{len(self.targets) - 1}")
-            return target
-        lowered = [t.lower() for t in self.targets]
-        if not isinstance(target, str) or target.strip().lower() not in lowered:
-            raise UserError(f"unknown target {target!r}; {self.name} translates to: {', '.join(self.targets)}")
-        return lowered.index(target.strip().lower())
+        return lookup(self.targets, target, "target", f"{self.name} translates to")
 
     def styles(self, n: int, seed: int = 0) -> torch.Tensor | None:
         """MUNIT style codes [n, style_dim] from N(0, I), the same for a seed on every device; None otherwise."""
@@ -504,6 +491,85 @@ class TranslatorPipeline:
         x = self.input_tensor(self.photos(images))
         return self.translate_tensor(x, self.target_ids(target, len(x)), self.styles(len(x), seed))
 
+    # ------------------------------------------------------------------ attribute editing (Fader networks)
+
+    @property
+    def attributes(self) -> list[tuple[str, list[str]]]:
+        """The attribute groups a Fader network edits, each with its values' names ([] for other translators)."""
+        return list(self.translator.config.groups) if self.mode == "attributes" else []
+
+    def attribute_code(self, x: torch.Tensor, own: Mapping[str, torch.Tensor | None],
+                       to: Mapping[str, torch.Tensor | None], strength: Mapping[str, float]) -> torch.Tensor:
+        """The decoder's code [N, code_dim] for network inputs x: per group (1 - s) * own + s * to, each one-hot,
+        with s its `strength` (1: the target value; 0: the photo's own; between, or a little past 1, to slide).
+        The colour's own value is read from the pixels when not given; the class's must be given whenever it is
+        kept or slid from."""
+        from core.models.fader import attribute_code
+
+        if not self.attributes:
+            raise UserError(f"{self.name} is a {self.family.title or self.family.name}, not an attribute editor "
+                            "(a Fader network)")
+        read = self.translator.own_values(x)
+        values = {}
+        for name, names in self.attributes:
+            s = float(strength.get(name, 1.0))
+            target, mine = to.get(name), own.get(name)
+            if mine is None:
+                mine = read.get(name)
+            if (target is None or s != 1.0) and mine is None:
+                raise UserError(f"say which {name} the photo is (one of: {', '.join(names)}) to keep or slide it")
+            one_hot = torch.nn.functional.one_hot
+            start = one_hot(mine.long().cpu(), len(names)).float() if mine is not None else 0
+            if target is None:
+                values[name] = start
+            else:
+                values[name] = (1 - s) * start + s * one_hot(target.long().cpu(), len(names)).float()
+        return attribute_code(self.translator.config, values)
+
+    @torch.inference_mode()
+    def edit_tensor(self, x: torch.Tensor, code: torch.Tensor, batch_size: int = 64) -> np.ndarray:
+        """Network inputs x [N, C, S, S] in [-1, 1] decoded with attribute codes [N, code_dim] -> uint8 [N, S, S, C]."""
+        chunks = []
+        for start in range(0, len(x), batch_size):
+            part = slice(start, start + batch_size)
+            chunks.append(to_uint8(self.translator(x[part].to(self.device), code[part].to(self.device))))
+        return np.concatenate(chunks)
+
+    def value_ids(self, group: str, value: int | str | Sequence[int | str] | None, n: int) -> torch.Tensor | None:
+        """Ids [n] of `value` (a name or an index, or one per image) among the values of attribute `group`."""
+        if value is None or value == "":
+            return None
+        names = dict(self.attributes).get(group)
+        if names is None:
+            raise UserError(f"{self.name} has no attribute {group!r} (it has: {', '.join(n for n, _ in self.attributes)})")
+        items = [value] * n if isinstance(value, (int, str)) else list(value)
+        if len(items) != n:
+            raise UserError(f"got {len(items)} {group} values for {n} images")
+        return torch.tensor([lookup(names, item, group, f"{self.name}'s {group} values are") for item in items], dtype=torch.long)
+
+    def edit(self, images: ImageInput | Sequence[ImageInput], *, classes: int | str | Sequence[int | str] | None = None,
+             class_to: int | str | None = None, color_to: int | str | None = None, class_strength: float = 1.0,
+             color_strength: float = 1.0) -> np.ndarray:
+        """Fader networks: the photos with their class and colour slid towards `class_to` and `color_to` by
+        the strengths (0: unchanged, 1: the target; up to 2 to push past it). `classes`: the photos' own class
+        (needed unless the class is set outright); the own colour is read from the pixels. uint8 [N, S, S, C]."""
+        for name, value in (("class_strength", class_strength), ("color_strength", color_strength)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
+                raise UserError(f"{name} must be a number from 0 to 2, got {value!r}")
+        x = self.input_tensor(self.photos(images))
+        n = len(x)
+        names = dict(self.attributes) if self.mode == "attributes" else {}
+        own = {"class": self.value_ids("class", classes, n)} if "class" in names else {}
+        to = {group: self.value_ids(group, value, n) for group, value in (("class", class_to), ("color", color_to))
+              if group in names}
+        if not self.attributes:
+            self.attribute_code(x, {}, {}, {})  # the one-line error
+        unused = [g for g, v in (("class", class_to), ("color", color_to)) if v not in (None, "") and g not in names]
+        if unused:
+            raise UserError(f"{self.name} does not edit {' or '.join(unused)} (it edits: {', '.join(names)})")
+        code = self.attribute_code(x, own, to, {"class": class_strength, "color": color_strength})
+        return self.edit_tensor(x, code)
+
     def variations(self, image: ImageInput, n: int = 4, seed: int = 0, target: int | str | None = None) -> np.ndarray:
         """MUNIT: `n` translations [n, S, S, C] of one image, each with its own style drawn from `seed`."""
         if not self.style_dim:
@@ -511,6 +577,31 @@ class TranslatorPipeline:
         n = whole_number(n, "number of styles", 1, MAX_IMAGES)
         x = self.input_tensor(self.photos(image)).expand(n, -1, -1, -1)
         return self.translate_tensor(x, self.target_ids(target, n), self.styles(n, seed))
+
+
+def lookup(names: Sequence[str], item: int | str, what: str, listing: str = "choose from") -> int:
+    """The index of `item` (an index, or a name, case-insensitive) among `names`; else a one-line UserError."""
+    if isinstance(item, str) and item.strip().isdigit():
+        item = int(item)
+    if isinstance(item, int) and not isinstance(item, bool):
+        if not 0 <= item < len(names):
+            raise UserError(f"{what} {item} is out of range 0..{len(names) - 1}")
+        return item
+    lowered = [t.lower() for t in names]
+    if not isinstance(item, str) or item.strip().lower() not in lowered:
+        raise UserError(f"unknown {what} {item!r}; {listing}: {', '.join(names)}")
+    return lowered.index(item.strip().lower())
+
+
+def data_photo(item: ImageInput, image_size: int) -> np.ndarray:
+    """One upload (a file path, its bytes, a PIL image, an array) as the training photos were made: RGB with
+    transparency over white, the shorter side resized to `image_size` and the centre square kept; uint8
+    [S, S, 3]. Unreadable, empty or huge uploads are a one-line UserError (core.images.open_image)."""
+    from core.data.folder import as_rgb_image, square
+    from core.images import open_image
+
+    picture = open_image(array_image(item) if isinstance(item, np.ndarray) else item)
+    return np.asarray(square(as_rgb_image(picture), image_size))
 
 
 def array_image(array: np.ndarray):

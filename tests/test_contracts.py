@@ -45,6 +45,7 @@ TRANSLATOR_MODES = {
     "paired": {"in_channels": 1, "source": "edges"},
     "unpaired": {"domains": ["t-shirt", "longsleeve"]},
     "domains": {"num_classes": 3, "class_names": ["dress", "hat", "pants"]},
+    "attributes": {"num_classes": 3, "class_names": ["dress", "hat", "pants"], "color_names": ["black", "white", "red"]},
 }
 
 

@@ -9,6 +9,8 @@ says what one training example is:
     unpaired  two domains shuffled independently: {"A", "B"}, each [B, C, H, W] (CycleGAN, MUNIT); a domain is
               a class of the run's dataset ("shorts") or a dataset of its own ("folder:/photos/pants")
     domains   every class a domain: {"images", "labels"} with at least two classes (StarGAN)
+    attributes  an image and its attributes: {"images", "labels", "colors"}, the colour named from the garment's
+              own pixels (core.data.attributes), the class its label (Fader networks)
 
 Batches are dicts of named fields. Every mode keeps the stream's promise (a batch depends only on
 seed, step, rank and repeat), and random flips and shifts move every image field of an example
@@ -175,6 +177,45 @@ class DomainsMode(DataMode):
 
     def model_settings(self, data: ImageData) -> dict[str, Any]:
         return {"in_channels": data.channels, "channels": data.channels}
+
+
+@dataclass(frozen=True)
+class AttributesOptions:
+    attributes: list = field(default_factory=lambda: ["class", "color"])  # some of: class, color
+
+    def __post_init__(self) -> None:
+        if (not isinstance(self.attributes, (list, tuple)) or not self.attributes
+                or len(set(self.attributes)) != len(self.attributes) or set(self.attributes) - {"class", "color"}):
+            raise ValueError(f"attributes must be some of class, color (each once), got {self.attributes!r}")
+
+
+@register_mode("attributes")
+class AttributesMode(DataMode):
+    """An image and its attribute values: its class (the label) and its colour, read from its pixels per batch with
+    core.data.attributes.garment_colors (flips and shifts do not change a colour, so it is read before them)."""
+
+    Options = AttributesOptions
+    fields = ("images", "labels", "colors")
+
+    def check(self, data: ImageData, conditional: bool) -> None:
+        if "color" in self.options.attributes and data.channels != 3:
+            raise UserError(f"the color attribute is read from colour photos; {data.describe()} has {data.channels} channel(s)")
+        if "class" in self.options.attributes and (data.num_classes < 2 or not conditional):
+            raise UserError(f"the class attribute needs labelled data with at least two classes and conditional=true; "
+                            f"{data.describe()} has {data.num_classes} (or set mode_options.attributes=[color])")
+
+    def model_settings(self, data: ImageData) -> dict[str, Any]:
+        from core.data.attributes import COLOR_NAMES
+
+        colors = list(COLOR_NAMES) if "color" in self.options.attributes else []
+        return {"in_channels": data.channels, "channels": data.channels, "attributes": list(self.options.attributes),
+                "color_names": colors}
+
+    def examples(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        from core.data.attributes import garment_colors
+
+        colors = garment_colors(images) if "color" in self.options.attributes else torch.zeros_like(labels)
+        return {"images": images, "labels": labels, "colors": colors.to(labels.device)}
 
 
 def _dataset_names() -> list[str]:

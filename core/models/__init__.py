@@ -2,7 +2,7 @@
 
 The classic collection (GAN, CGAN, ACGAN, infoGAN, WGAN, WGAN-GP, DRAGAN,
 LSGAN, BEGAN, EBGAN) shares the networks of `core.models.gan`; DCGAN,
-COCO-GAN, Progressive GAN, the translators (pix2pix and its L1-only twin, CycleGAN, StarGAN, MUNIT)
+COCO-GAN, Progressive GAN, the translators (pix2pix and its L1-only twin, CycleGAN, StarGAN, MUNIT, Fader networks)
 and the classifiers have their own.
 """
 
@@ -16,6 +16,7 @@ from core.models import (  # noqa: F401  (imported to register)
     dcgan,
     dragan,
     ebgan,
+    fader,
     gan,
     infogan,
     lsgan,

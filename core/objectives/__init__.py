@@ -13,6 +13,7 @@
     cyclegan        CycleGAN: two PatchGAN games (least squares) plus cycle and identity L1, D on an image pool
     stargan         StarGAN: WGAN-GP with a domain-classifying critic and the cycle back, the classes as domains
     munit           MUNIT: multi-scale least-squares games in random styles plus image, style and content L1
+    fader           Fader networks: reconstruction, and an encoder that fools a latent attribute discriminator
 """
 
 from core.objectives import (  # noqa: F401  (imported to register)
@@ -22,6 +23,7 @@ from core.objectives import (  # noqa: F401  (imported to register)
     cocogan,
     cyclegan,
     ebgan,
+    fader,
     image_gan,
     infogan,
     munit,

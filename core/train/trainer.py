@@ -392,14 +392,18 @@ class Trainer:
     def averaged_network(self) -> nn.Module:
         """The EMA network as it is sampled and exported: with batch-norm statistics measured for the averaged
         weights (`bn_recalibration` batches of the objective's own inputs at the training batch size, always
-        the same seeds)."""
+        the same seeds; a translator's are the run's first real batches, through its preview)."""
         shadow, batches = self.ema.shadow, self.config.bn_recalibration
-        if not batches or not has_batch_norm(shadow) or self.objective.generator_inputs(1, 0) is None:
+        translator = self.family.kind == "translator"  # its inputs are real images: the run's first batches
+        if not batches or not has_batch_norm(shadow) or (not translator and self.objective.generator_inputs(1, 0) is None):
             return shadow
         device = self.accelerator.device
 
         def run(network: nn.Module, i: int) -> None:
-            inputs = self.objective.generator_inputs(self.config.batch_size, self.config.seed + 10_000 + i)
+            if translator:
+                inputs = self.objective.preview_inputs(self.stream(i), self.config.batch_size, self.config.seed)
+            else:
+                inputs = self.objective.generator_inputs(self.config.batch_size, self.config.seed + 10_000 + i)
             self.objective.preview(network, {k: v.to(device) for k, v in inputs.items()})
 
         return recalibrated(shadow, run, batches)
