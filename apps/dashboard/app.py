@@ -30,6 +30,7 @@ PAGES = [
     st.Page("views/quality.py", title="Quality", icon=":material/bar_chart:"),
     st.Page("views/collection.py", title="Collection", icon=":material/view_module:"),
     st.Page("views/translation.py", title="Translation", icon=":material/swap_horiz:"),
+    st.Page("views/retrieval.py", title="Retrieval", icon=":material/image_search:"),
     st.Page("views/robustness.py", title="Robustness", icon=":material/shield:"),
     st.Page("views/performance.py", title="Memory & throughput", icon=":material/speed:"),
     st.Page("views/samples.py", title="Samples", icon=":material/photo_library:"),
