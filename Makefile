@@ -20,7 +20,7 @@ ifeq ($(strip $(HF_TOKEN)),)
 export HF_HUB_OFFLINE ?= 1
 endif
 
-.PHONY: browser help install test train bench publish-results dashboard demo spaces lint clean distclean
+.PHONY: browser help install test train bench publish-results dashboard demo index spaces lint clean distclean
 
 help:
 	@echo "make install   virtualenv in $(VENV) (rebuilt only when requirements change)"
@@ -30,8 +30,9 @@ help:
 	@echo "make bench     run every benchmark (PROFILE=quick|full), append rows to results/, write results/summary.md"
 	@echo "make publish-results REPO_ID=you/name   upload results/ to a Hub dataset repo"
 	@echo "make dashboard the Streamlit dashboard of results/ (RESULTS_SOURCE=folder or Hub dataset id)"
-	@echo "make demo      launch a Gradio Space locally (APP=dcgan|robustness|cocogan|collection|progan|translate)"
-	@echo "make spaces    assemble every Space into dist/spaces/<name>/, ready to push"
+	@echo "make demo      launch a Gradio Space locally (APP=dcgan|robustness|cocogan|collection|progan|translate|edit_search)"
+	@echo "make index     the retrieval index of the clothing train photos (indexes/clothing-train; python -m core search uses it)"
+	@echo "make spaces    assemble every Space into dist/spaces/<name>/, ready to push (building the index first if missing)"
 	@echo "make lint      ruff"
 	@echo "make clean     remove runs/, dist/ and caches (keeps $(VENV)); distclean also removes $(VENV)"
 
@@ -69,10 +70,11 @@ MODELS ?= dcgan-fashion-mnist dcgan-clothing-64 classifier-dense-fashion-mnist c
 	classifier-conv-adv-fashion-mnist features-fashion-mnist classifier-clothing-64 cocogan-fashion-mnist-32 \
 	cocogan-clothing-64@full $(addsuffix -fashion-mnist,$(COLLECTION)) progan-fashion-mnist-32 progan-clothing-64 \
 	$(TRANSLATORS)
-# Image-to-image on the clothing photos: the translators and the L1-only U-Nets of the paired tasks (their baselines).
+# Image-to-image on the clothing photos: the translators and the L1-only U-Nets of the paired tasks (their baselines),
+# and the Fader network that edits colour and class.
 TRANSLATORS := pix2pix-edges2clothing-64 pix2pix-mask2clothing-64 colorize-clothing-64 unet-l1-edges2clothing-64 \
 	unet-l1-mask2clothing-64 unet-l1-colorize-clothing-64 cyclegan-tshirt2longsleeve-64 munit-tshirt2longsleeve-64 \
-	stargan-clothing-64
+	stargan-clothing-64 fader-clothing-64
 
 train: install
 	@for model in $(MODELS); do \
@@ -95,7 +97,13 @@ dashboard: install
 demo: install
 	$(PY) -m apps.$(APP).app
 
+# The retrieval index the edit_search Space ships (the clothing train photos by classifier-clothing-64).
+index: install
+	$(PY) -m core index
+
 spaces: install
+	@test -f indexes/clothing-train/index.json || $(PY) -m core index || \
+	  echo "note: no index built here: the edit_search Space builds it on first start"
 	$(PY) -m apps.build_spaces
 
 lint: install

@@ -9,7 +9,9 @@ dist/spaces/<name>/, holds the Space's own files, a copy of core/ (so
 those files of it), the models listed in the Space's space.toml
 (`models = [...]`), copied to pretrained/<model>/, and the benchmark result
 files it lists (`results = [...]`, names or glob patterns in results/ such
-as "*.jsonl" or "samples/*.png"), copied to results/.
+as "*.jsonl" or "samples/*.png"), copied to results/, and the built files it
+lists (`assets = [...]`, paths under the project such as an index folder),
+copied to the same paths when they exist.
 With --hub-models (for one --space) the build ships no weights: the Space
 loads those Hub repos instead (see core.demo).
 """
@@ -54,6 +56,11 @@ def shipped_models(space: Path) -> list[str]:
 def shipped_results(space: Path) -> list[str]:
     """The result files (names or glob patterns in results/) a Space ships, from its space.toml."""
     return list(space_config(space).get("results", []))
+
+
+def shipped_assets(space: Path) -> list[str]:
+    """Built files or folders (paths under the project) a Space ships when they exist, from its space.toml."""
+    return list(space_config(space).get("assets", []))
 
 
 def shipped_core(space: Path) -> list[str] | None:
@@ -112,6 +119,16 @@ def build_space(
                 target = out / "results" / path.relative_to(results_root)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
+    for name in shipped_assets(space):
+        # Optional too: a Space that can build its asset on first start says so when it does
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, out / name, ignore=SKIP_CACHE)
+        elif source.is_file():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, out / name)
+        else:
+            print(f"note: Space {space.name!r} lists {name} in its assets, which is not built: it is left out")
     if hub_models:
         (out / "README.md").write_text(with_hub_models((out / "README.md").read_text(), hub_models))
         (out / MODEL_SOURCE_FILE).write_text(",".join(hub_models) + "\n")

@@ -26,3 +26,13 @@ def run_scenarios(
         append_rows(scenario_rows, out)
         rows += scenario_rows
     return rows
+
+
+def run_and_report(scenarios: Iterable, run: Callable[[object], list[Row]], out: Path, desc: str,
+                   format_table: Callable[[list[Row]], str]) -> int:
+    """A benchmark module's command line, after parsing: run the scenarios (`run_scenarios`), print the table and
+    where the rows went; the exit code, 1 when any row is an error."""
+    rows = run_scenarios(scenarios, run, out, desc)
+    print(format_table(rows))
+    print(f"{len(rows)} rows appended to {out}")
+    return 1 if any(row.error for row in rows) else 0

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import run_scenarios
+from benchmarks import run_and_report
 from benchmarks.throughput import accelerate_on, synchronize
 from core.data.folder import FolderSource
 from core.data.sources import readable
@@ -259,10 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as err:
         parser.error(str(err))
-    rows = run_scenarios(plan, run, args.out, BENCHMARK)
-    print(format_table(rows))
-    print(f"{len(rows)} rows appended to {args.out}")
-    return 1 if any(row.error for row in rows) else 0
+    return run_and_report(plan, run, args.out, BENCHMARK, format_table)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,12 @@ benchmark); the reference is the target domain's real photos:
   (c + 1 + i mod (K - 1)) mod K, cycling through the K - 1 other classes; the
   reference is train photos of each target class in the outputs' class mix.
   Target-class accuracy and cycle L1 as above.
+- **attributes** (Fader networks: clothing-attributes): the class edits as for
+  StarGAN; colour edits, photo i of colour c (named from its own pixels,
+  core.data.attributes) to the colour (c + 1 + i mod (M - 1)) mod M with its
+  class kept, judged by the colour its output's pixels read as, at slider
+  strength 1 (the target value) and 2 (pushed past it, as the paper's sliders
+  go); and the reconstruction at the photo's own class and colour (L1, PSNR, SSIM).
 
 Baselines in every table (`params.candidate`): "identity" (the input unchanged:
 a paired model's input shown as an RGB image, an unpaired or domain model's
@@ -61,7 +67,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks import fidelity, quality, run_scenarios
+from benchmarks import fidelity, quality, run_and_report
 from core.data import ImageData
 from core.errors import UserError
 from core.hub import read_config
@@ -78,11 +84,19 @@ DATASET = "clothing"
 INPUT_SPLIT = "test"  # the held-out photos every translator is given
 # The reference split per mode: paired models' outputs against the ground truths of their inputs; unpaired and
 # domain models' against a split with enough photos of each target class.
-REFERENCE_SPLITS = {"paired": "test", "unpaired": "train", "domains": "train"}
+REFERENCE_SPLITS = {"paired": "test", "unpaired": "train", "domains": "train", "attributes": "train"}
 CANDIDATES = ("trained", "unet-l1", "identity")
 BASELINE_FAMILY = "unet-l1"
 PAIRED_TASKS = {"edges": "edges2clothing", "mask": "mask2clothing", "grayscale": "colorize-clothing"}
 STYLES = 8  # outputs per input for the diversity of a MUNIT
+CLASS_DIRECTION, COLOR_DIRECTION, RECONSTRUCTION = "photo->other class", "photo->other colour", "reconstruction"
+# A Fader network's colour edits at the target value (1) and with the slider pushed past it to its end (2: the code
+# -1 at the own colour, 2 at the target), as the paper's sliders go beyond the values seen in training.
+COLOR_STRENGTHS = (1.0, 2.0)
+
+
+def color_direction(strength: float) -> str:
+    return COLOR_DIRECTION if strength == 1 else f"{COLOR_DIRECTION} (strength {strength:g})"
 
 # metric -> unit
 FID, KID_MEAN, KID_STD = fidelity.FID, fidelity.KID_MEAN, fidelity.KID_STD
@@ -238,20 +252,31 @@ class Task:
     """What a translator does, from its config: the task name in the rows, the mode, its source or domains."""
 
     name: str  # edges2clothing, mask2clothing, colorize-clothing, tshirt2longsleeve, clothing-domains, ...
-    mode: str  # paired | unpaired | domains
+    mode: str  # paired | unpaired | domains | attributes
     source: str = ""  # paired: grayscale | edges | mask
-    targets: tuple[str, ...] = ()  # unpaired: (A, B); domains: the classes
+    targets: tuple[str, ...] = ()  # unpaired: (A, B); domains and attributes: the classes
     image_size: int = 64
+    colors: tuple[str, ...] = ()  # attributes: the named colours it edits (none when the colour is not an attribute)
 
     def directions(self) -> list[tuple[str, str, str]]:
         """(direction, source domain, target domain) of each measurement: paired models have one, from their
-        input to a photo; unpaired ones both (A -> B, B -> A); StarGAN one, to the other classes in turn."""
+        input to a photo; unpaired ones both (A -> B, B -> A); StarGAN one, to the other classes in turn; a Fader
+        network that, its colour edits (to the other colours in turn) and its reconstruction at the own values."""
         if self.mode == "paired":
             return [(f"{self.source}->photo", self.source, "photo")]
         if self.mode == "unpaired":
             a, b = self.targets
             return [(f"{a}->{b}", a, b), (f"{b}->{a}", b, a)]
-        return [("photo->other class", "every class", "each other class in turn")]
+        classes = [(CLASS_DIRECTION, "every class", "each other class in turn")]
+        if self.mode == "domains":
+            return classes
+        colors = [(color_direction(s), "every colour", "each other colour in turn") for s in COLOR_STRENGTHS] \
+            if self.colors else []
+        return [*classes, *colors, (RECONSTRUCTION, "photo", "photo")]
+
+    def class_directions(self) -> list[tuple[str, str, str]]:
+        """The directions that change the class (or unpaired domain): measured by `measure_domains`."""
+        return [d for d in self.directions() if not d[0].startswith(COLOR_DIRECTION) and d[0] != RECONSTRUCTION]
 
 
 def task_of(model: str | Path, dataset: str = DATASET) -> tuple[Task, str]:
@@ -269,8 +294,9 @@ def task_of(model: str | Path, dataset: str = DATASET) -> tuple[Task, str]:
     elif mode == "unpaired":
         name = f"{slug(targets[0])}2{slug(targets[1])}"
     else:
-        name = f"{dataset}-domains"
-    return Task(name, mode, typed.source, targets, typed.image_size), family.name
+        name = f"{dataset}-{mode}"
+    colors = tuple(typed.color_names) if mode == "attributes" and "color" in typed.attributes else ()
+    return Task(name, mode, typed.source, targets, typed.image_size, colors), family.name
 
 
 @dataclass(frozen=True)
@@ -484,7 +510,7 @@ def measure_domains(scenario: Scenario, pipe: TranslatorPipeline | None, held: I
     judge_ids = torch.tensor([class_index(judge.class_names, t, judge.name) for t in task.targets])
     ref_ids = torch.tensor([class_index(reference.class_names, t, f"the {reference.split} split") for t in task.targets])
     out = []
-    for index, (direction, source_name, target_name) in enumerate(task.directions()):
+    for index, (direction, source_name, target_name) in enumerate(task.class_directions()):
         if task.mode == "unpaired":
             source, target = index, 1 - index  # A -> B first (domain 0 to 1), then B -> A
             keep = labels == data_ids[source]
@@ -521,6 +547,63 @@ def measure_domains(scenario: Scenario, pipe: TranslatorPipeline | None, held: I
                                                 scenario.batch_size)
         m.data = (f"inputs: {held.describe()}{subset(photos, held)}: {what}; reference: {len(real):,} photos of the "
                   f"{reference.split} split ({m.reference}); target classes judged by {judge.name}")
+        out.append(m)
+    return out
+
+
+def measure_attributes(scenario: Scenario, pipe: TranslatorPipeline | None, held: ImageData, photos: torch.Tensor,
+                       labels: torch.Tensor, reference: ImageData, extractor: str, device: torch.device) -> list[Measurement]:
+    """A Fader network's colour edits and reconstruction. Colour edits: photo i of colour c (read from its pixels,
+    core.data.attributes) goes to the colour (c + 1 + i mod (M - 1)) mod M, its class kept; the target accuracy is
+    the share of outputs whose own pixels read as the target colour, FID and KID against train photos in the
+    outputs' class mix, the cycle L1 after editing back to the own colour. Reconstruction: each photo at its own
+    class and colour against itself (L1, PSNR, SSIM). The identity baseline has colour edits only (an unchanged
+    photo is never the target colour: 0 %)."""
+    from core.data.attributes import garment_colors
+
+    task = scenario.task
+    data_ids = torch.tensor([class_index(held.class_names, t, f"the {held.dataset} data") for t in task.targets])
+    ref_ids = torch.tensor([class_index(reference.class_names, t, f"the {reference.split} split") for t in task.targets])
+    lookup = {int(c): i for i, c in enumerate(data_ids)}
+    keep = torch.tensor([int(c) in lookup for c in labels], dtype=torch.bool)
+    inputs = photos[keep]
+    classes = torch.tensor([lookup[int(c)] for c in labels[keep]], dtype=torch.long)
+    own = garment_colors(inputs, list(task.colors)) if task.colors else None
+    what = f"the {len(inputs):,} photos of the model's {len(task.targets)} classes"
+    out = []
+    x = None if pipe is None else pipe.input_tensor(as_photos(inputs))
+
+    def edited(colors: torch.Tensor, images: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
+        source = x if images is None else pipe.input_tensor(as_photos(images))
+        mine = own if images is None else None  # an edit's own colour is read from its pixels
+        code = pipe.attribute_code(source, {"class": classes, "color": mine}, {"class": classes, "color": colors},
+                                   {"color": strength})
+        return as_batch(pipe.edit_tensor(source, code, scenario.batch_size))
+
+    for strength in COLOR_STRENGTHS if task.colors else ():
+        if pipe is None and strength != 1:
+            continue  # the unchanged photo has no strength
+        target = other_classes(own, len(task.colors))
+        real = class_mix(reference.images, reference.labels, ref_ids[classes].tolist(), scenario.reference_limit)
+        m = Measurement(color_direction(strength), "each other colour in turn", n_images=len(inputs), n_real=len(real),
+                        reference=f"{reference.split} photos of the inputs' classes, in their class mix")
+        outputs = inputs if pipe is None else edited(target, strength=strength)
+        m.values = fidelity_scores(outputs, real, extractor, scenario, device)
+        m.values[TARGET_ACCURACY] = float((garment_colors(outputs, list(task.colors)) == target).float().mean())
+        if pipe is not None:
+            back = edited(own, outputs)
+            m.values[CYCLE_L1] = float(l1(to_unit(back), to_unit(inputs)).mean())
+        m.data = (f"inputs: {held.describe()}{subset(photos, held)}: {what}; reference: {len(real):,} photos of the "
+                  f"{reference.split} split ({m.reference}); colours read from the pixels (core.data.attributes); "
+                  f"slider strength {strength:g}")
+        out.append(m)
+    if pipe is not None:
+        outputs = edited(own)
+        m = Measurement(RECONSTRUCTION, "photo", n_images=len(inputs), n_real=len(inputs), reference="each input itself")
+        truth, got = to_unit(inputs), to_unit(outputs)
+        m.values = {L1: float(l1(got, truth).mean()), PSNR: float(psnr(got, truth).mean()),
+                    SSIM: float(ssim(got, truth).mean())}
+        m.data = f"inputs: {held.describe()}{subset(photos, held)}: {what}, each at its own class and colour"
         out.append(m)
     return out
 
@@ -581,9 +664,15 @@ def run(scenario: Scenario) -> list[Row]:
             if pipe is not None and pipe.style_dim:
                 params |= {"styles": scenario.styles}
             measurements = measure_domains(scenario, pipe, held, photos, labels, reference, extractor, judge, device)
+            if task.mode == "attributes":
+                measurements += measure_attributes(scenario, pipe, held, photos, labels, reference, extractor, device)
     except Exception as err:  # noqa: BLE001 - any failure is recorded as rows; the benchmark goes on
         message = f"{type(err).__name__}: {err}"
         directions = task.directions() if task is not None else [("", "", "")]
+        if task is not None and scenario.candidate == "identity":
+            # the unchanged photo: no reconstruction, and one colour direction (strength means nothing to it)
+            stronger = [color_direction(s) for s in COLOR_STRENGTHS if s != 1]
+            directions = [d for d in directions if d[0] != RECONSTRUCTION and d[0] not in stronger]
         return [Row(BENCHMARK, name, scenario.dataset, metric, None, UNITS.get(metric, ""), label,
                     {**params, "direction": direction, "target": target}, data, error=message)
                 for direction, _, target in directions for metric in expected_metrics(task, scenario.candidate)]
@@ -660,10 +749,7 @@ def main(argv: list[str] | None = None) -> int:
     if not plan:
         print(f"error: no translators to measure (none of {', '.join(models) or 'pretrained/'} is there)", file=sys.stderr)
         return 2
-    rows = run_scenarios(plan, run, args.out, BENCHMARK)
-    print(format_table(rows))
-    print(f"{len(rows)} rows appended to {args.out}")
-    return 1 if any(row.error for row in rows) else 0
+    return run_and_report(plan, run, args.out, BENCHMARK, format_table)
 
 
 if __name__ == "__main__":

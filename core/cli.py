@@ -1,4 +1,4 @@
-"""Command line: `python -m core {train,generate,translate,export,card,push,list}`.
+"""Command line: `python -m core {train,generate,translate,export,card,push,cluster,index,search,list}`.
 
 Thin by design: parse, validate with a one-line message, print the resolved
 config, then call the library.
@@ -27,11 +27,15 @@ examples:
   python -m core generate --model pretrained/dcgan-fashion-mnist --n 20 --label Sneaker --out sneakers.png
   python -m core train --recipe pix2pix-edges2clothing-64 --dataset folder:~/shoes   # edges -> your own photos
   python -m core translate --model stargan-clothing-64 --input photo.jpg --target dress --out dress.png
+  python -m core translate --model fader-clothing-64 --input tee.jpg --photo-class t-shirt --color red --strength 0.7
   python -m core translate --model munit-tshirt2longsleeve-64 --input tee.jpg --styles 6 --show-input --out styles.png
   python -m core export runs/dcgan-fashion-mnist --name dcgan-fashion-mnist
   python -m core card pretrained/dcgan-fashion-mnist        # refresh its metrics after `make bench`
   python -m core push pretrained/dcgan-fashion-mnist --repo-id you/dcgan-fashion-mnist
   python -m core push dist/spaces/dcgan --repo-id you/dcgan-demo --repo-type space
+  python -m core cluster --data clothing --k 8 --select 0 --per-group 20   # silhouettes -> a pix2pix training folder
+  python -m core index --data clothing --split train --kind both --out indexes/clothing-train   # a retrieval index
+  python -m core search --image photo.jpg -k 10 --index indexes/clothing-train --out neighbours.png
   python -m core list
 """
 
@@ -44,6 +48,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.clustering import FEATURE_KINDS
     from core.train.config import PRESETS, RECIPES
 
     parser = OneLineErrorParser(
@@ -87,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--out", type=Path, default=Path("translated.png"),
                            help="one image: the result; several (or --styles, --show-input): a grid, one input per row")
     translate.add_argument("--target", help="the output's domain: a class (StarGAN) or one of the two domains (CycleGAN, MUNIT)")
+    translate.add_argument("--color", help="Fader networks: the colour to give the garment (red, navy, ...)")
+    translate.add_argument("--photo-class", help="Fader networks: the photo's own class, kept when only --color is edited")
+    translate.add_argument("--strength", type=float, default=1.0,
+                           help="Fader networks: how far to slide the edited attributes (0: unchanged, 1: the target, up to 2)")
     translate.add_argument("--styles", type=int, default=1, help="MUNIT: outputs per input, each with its own style")
     translate.add_argument("--seed", type=int, default=0, help="MUNIT: the styles' seed")
     translate.add_argument("--show-input", action="store_true",
@@ -110,6 +119,58 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--repo-type", choices=["model", "space", "dataset"], default="model",
                       help="space for a folder built by `make spaces`")
     push.add_argument("--private", action="store_true")
+
+    cluster = commands.add_parser("cluster", help="K-Means of photos by silhouette (or grayscale, edges): a report, "
+                                  "and a training folder of the images nearest one cluster", epilog=EXAMPLES,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    cluster.add_argument("--data", required=True, help="clothing (the built-in photos) or a folder of images "
+                         "(PATH or folder:PATH: one subfolder per class, or flat; with train/ ... subfolders, splits)")
+    cluster.add_argument("--split", default="all", help="a split, or all of them (default all)")
+    cluster.add_argument("--features", nargs="+", default=list(FEATURE_KINDS), metavar="KIND",
+                         help=f"feature kinds, compared side by side: {', '.join(FEATURE_KINDS)} (default: all; "
+                         "mask is the thesis's silhouette); --select uses the first")
+    cluster.add_argument("--k", type=int, default=8, help="number of clusters (default 8)")
+    cluster.add_argument("--seed", type=int, default=0, help="K-Means seed (default 0)")
+    cluster.add_argument("--nearest", type=int, default=8, help="members shown per cluster in the grids (default 8)")
+    cluster.add_argument("--out", type=Path, help="report folder (default: runs/NNNNN-cluster-DATA-kK)")
+    cluster.add_argument("--select", type=int, metavar="CLUSTER", help="for every group, keep the images nearest "
+                         "this cluster's centre (clusters are numbered by size, 0 the largest, as in the report)")
+    cluster.add_argument("--per-group", type=int, default=1, metavar="N", help="images kept per group (default 1)")
+    cluster.add_argument("--group-by", metavar="REGEX", help="groups are products: the regex's first group (or "
+                         "match) in the file name, e.g. '^([0-9]+)_' (default: the class folder)")
+    cluster.add_argument("--select-out", type=Path, metavar="DIR",
+                         help="where the selection goes (default: OUT/selected-FEATURE-CLUSTER)")
+    cluster.add_argument("--workers", type=int, default=0, help="decoding processes (0: automatic)")
+    cluster.add_argument("--threads", type=int, default=0, help="CPU threads for the features and K-Means "
+                         "(0: torch's default; 1 is far faster on an oversubscribed machine)")
+    cluster.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    index = commands.add_parser("index", help="embed a gallery of photos and build a retrieval index (faiss)",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    index.add_argument("--data", default="clothing", help="the gallery: clothing (the built-in photos) or folder:PATH "
+                       "(default clothing)")
+    index.add_argument("--split", default="train", help="the gallery's split (default train)")
+    index.add_argument("--kind", choices=["exact", "hnsw", "both"], default="both", help="faiss index kind(s) (default both)")
+    index.add_argument("--out", type=Path, help="index folder (default: indexes/DATA-SPLIT); an index there is rebuilt")
+    index.add_argument("--extractor", default="classifier-clothing-64+color", help="what embeds the photos: a classifier "
+                       "(folder, name in pretrained/), color (the garment's colours), pixels:16 (baseline), open_clip:MODEL/TAG "
+                       "when installed with its weights, or parts joined by + (default classifier-clothing-64+color)")
+    index.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node (default 32)")
+    index.add_argument("--ef-construction", type=int, default=200, help="HNSW build breadth (default 200)")
+    index.add_argument("--ef-search", type=int, default=128, help="HNSW search breadth stored with it (default 128)")
+    index.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    index.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    search = commands.add_parser("search", help="the gallery photos nearest a photo, from a retrieval index",
+                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    search.add_argument("--image", required=True, type=Path, nargs="+", metavar="IMAGE", help="photo(s), any size or mode")
+    search.add_argument("-k", "--k", type=int, default=10, help="results per photo (default 10)")
+    search.add_argument("--index", type=Path, default=Path("indexes/clothing-train"),
+                        help="index folder (default indexes/clothing-train)")
+    search.add_argument("--kind", choices=["exact", "hnsw"], help="which of its indexes (default: exact when it has one)")
+    search.add_argument("--out", type=Path, help="also write a PNG grid: each photo, then its results")
+    search.add_argument("--scale", type=int, default=0, help="enlarge the grid by this factor (default: auto)")
+    search.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
 
     commands.add_parser("list", help="recipes, presets, model families, losses, attacks, datasets and exported models")
     return parser
@@ -249,14 +310,20 @@ def cmd_translate(args: argparse.Namespace, argv: list[str]) -> int:
     rows = []
     for path in args.input:
         photo = pipe.photos(path)
-        outputs = pipe.variations(photo[0], args.styles, args.seed, args.target) if args.styles > 1 else \
-            pipe.translate(photo, target=args.target, seed=args.seed)
+        if args.color or args.photo_class or args.strength != 1.0:  # a Fader network's sliders
+            outputs = pipe.edit(photo, classes=args.photo_class, class_to=args.target, color_to=args.color,
+                                class_strength=args.strength if args.target else 1.0,
+                                color_strength=args.strength if args.color else 1.0)
+        elif args.styles > 1:
+            outputs = pipe.variations(photo[0], args.styles, args.seed, args.target)
+        else:
+            outputs = pipe.translate(photo, target=args.target, seed=args.seed)
         seen = [np.repeat(pipe.model_input(photo), 3, axis=-1)] if pipe.input_transform else []  # a paired model's edges ...
         shown = [photo, *seen] if args.show_input else []
         rows.append(np.concatenate([*shown, outputs]))
     grid = rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else make_grid(np.concatenate(rows), nrow=len(rows[0]))
     path = save_png(grid, args.out, scale=args.scale or max(1, 256 // pipe.image_size))
-    target = f" to {args.target}" if args.target else ""
+    target = "".join(f" to {value}" for value in (args.target, args.color) if value)
     print(f"wrote {path} ({len(args.input)} photo(s){target} through {pipe.name})")
     return 0
 
@@ -317,7 +384,112 @@ def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "translate": cmd_translate, "export": cmd_export, "card": cmd_card, "push": cmd_push, "list": cmd_list}
+def cmd_cluster(args: argparse.Namespace, argv: list[str]) -> int:
+    from core import clustering
+    from core.train.config import RECIPES
+    from core.validation import check_seed, whole_number
+
+    # every argument is checked before anything is decoded
+    kinds = clustering.check_kinds(args.features)
+    whole_number(args.k, "--k", 2)
+    check_seed(args.seed, "--seed")
+    whole_number(args.nearest, "--nearest", 1, 64)
+    whole_number(args.per_group, "--per-group", 1)
+    whole_number(args.workers, "--workers", 0)
+    whole_number(args.threads, "--threads", 0)
+    if args.select is not None:
+        clustering.check_cluster(args.select, args.k)
+    elif args.group_by is not None or args.select_out is not None:
+        raise UserError("--group-by and --select-out say how to select: give --select CLUSTER too")
+    if args.group_by is not None:
+        clustering.group_pattern(args.group_by)
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(args.data.removeprefix("folder:")).name or "data")
+    out = args.out or next_run_dir(Path("runs"), f"cluster-{label}-k{args.k}")
+    target = args.select_out or out / f"selected-{kinds[0]}-{args.select}"
+    if args.select is not None:
+        clustering.check_new_folder(target)
+    photos = clustering.load_photos(args.data, args.split, workers=args.workers)
+    clustering.check_k(args.k, len(photos))
+    groups = clustering.group_keys(photos, args.group_by) if args.select is not None else None
+    settings = {"data": args.data, "split": args.split, "features": kinds, "k": args.k, "seed": args.seed,
+                "nearest": args.nearest, "command": "python -m core " + shlex.join(argv)}
+    print(f"{photos.title}\nfeatures {', '.join(kinds)}; k {args.k}, seed {args.seed}; report in {out}")
+    with clustering.cpu_threads(args.threads):
+        results = clustering.cluster(photos, kinds, args.k, args.seed, progress=not args.no_progress)
+    paths = clustering.write_report(photos, results, out, args.nearest, settings)
+    print(clustering.table(results))
+    print(f"wrote {', '.join(str(paths[kind]) for kind in kinds)}, {paths['json']} and {paths['markdown']}")
+    if args.select is None:
+        return 0
+    result = results[0]
+    chosen = clustering.select(result, args.select, groups, args.per_group)
+    record = {**settings, "feature": result.kind, "cluster": args.select, "per_group": args.per_group,
+              "group_by": args.group_by}
+    notes = {i: {"group": groups[i], "distance": round(float(result.distances[i, args.select]), 4)} for i in chosen}
+    folder = clustering.write_selection(photos, chosen, target, record, notes)
+    recipe = next((name for name, r in RECIPES.items() if r["model"] == "pix2pix" and r.get("data_mode") == "paired"
+                   and r.get("mode_options", {}).get("source") == result.kind), "pix2pix-mask2clothing-64")
+    print(f"selected {len(chosen):,} images ({args.per_group} per group, {len({groups[i] for i in chosen}):,} groups) "
+          f"nearest the centre of {result.kind} cluster {args.select} into {folder}; train on them with:\n"
+          f"  python -m core train --recipe {recipe} --dataset folder:{folder}")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace, argv: list[str]) -> int:
+    from core import retrieval
+    from core.data.sources import check_name
+    from core.inference import resolve_device
+    from core.validation import whole_number
+
+    # every argument is checked before anything is decoded
+    whole_number(args.hnsw_m, "--hnsw-m", 2, 256)
+    whole_number(args.ef_construction, "--ef-construction", 1, 4096)
+    whole_number(args.ef_search, "--ef-search", 1, 4096)
+    check_name(args.data)
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(args.data.removeprefix("folder:")).name or "data")
+    out = args.out or Path("indexes") / f"{label}-{args.split}"
+    retrieval.check_out_folder(out)
+    device = resolve_device(args.device)
+    extractor = retrieval.make_extractor(args.extractor, device)
+    settings = {"data": args.data, "split": args.split, "kind": args.kind, "extractor": extractor.name,
+                "out": out.as_posix(), "hnsw_m": args.hnsw_m, "ef_construction": args.ef_construction,
+                "ef_search": args.ef_search, "device": str(device)}
+    print(json.dumps(settings))
+    gallery = retrieval.load_gallery(args.data, args.split, image_size=extractor.image_size)
+    index = retrieval.build_index(gallery, extractor, args.kind, out, hnsw_m=args.hnsw_m,
+                                  ef_construction=args.ef_construction, ef_search=args.ef_search,
+                                  progress=not args.no_progress)
+    seconds = index.meta["build_seconds"]
+    times = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
+    print(f"wrote {out}: {index.describe()} ({times})")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, argv: list[str]) -> int:
+    from core import retrieval
+    from core.images import IMAGE_FORMATS, save_png
+    from core.inference import resolve_device
+    from core.validation import whole_number
+
+    whole_number(args.k, "-k", 1, 1000)
+    whole_number(args.scale, "--scale", 0, 16)
+    if args.out is not None and (args.out.is_dir() or args.out.suffix.lower() not in IMAGE_FORMATS):
+        raise UserError(f"--out {args.out}: give an image file name such as neighbours.png")
+    index = retrieval.RetrievalIndex.load(args.index, device=resolve_device(args.device))
+    photos = retrieval.query_photos([str(path) for path in args.image], index.image_size)
+    found = index.search(photos, k=args.k, kind=args.kind)
+    print(f"index {args.index}: {index.describe()}; {found.kind} search")
+    colors = retrieval.photo_color_names(photos)
+    for number, path in enumerate(args.image):
+        print(f"\n{path} (colour: {colors[number]})")
+        print(retrieval.results_table(found.matches(number), index.meta["gallery"]["folder"]))
+    if args.out is not None:
+        scale = args.scale or max(1, 128 // index.thumbnails.shape[-1])
+        print(f"\nwrote {save_png(index.grid(photos, found), args.out, scale=scale)}")
+    return 0
+
+
+COMMANDS = {"cluster": cmd_cluster, "index": cmd_index, "search": cmd_search, "train": cmd_train, "generate": cmd_generate, "translate": cmd_translate, "export": cmd_export, "card": cmd_card, "push": cmd_push, "list": cmd_list}
 
 
 def next_run_dir(root: Path, label: str) -> Path:

@@ -234,10 +234,37 @@ def test_the_translate_space_translates_uploads_and_refuses_a_bad_upload(
     watched.assert_clean()
 
 
+def test_the_edit_search_space_edits_and_finds_products(browser, serve, monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    """The first example is edited and searched on arrival: the photo, the edit and both result galleries."""
+    from core import retrieval
+    from core.demos import edit_search as lab
+
+    gallery = tmp_path / "gallery"  # a small index (the pixel baseline: quick to build) of real test photos
+    source = Path(os.environ.get("DATA_ROOT", PROJECT_ROOT.parent / "shared" / "data")) / "clothing-small" / "test"
+    for name in ("dress", "t-shirt"):
+        (gallery / name).mkdir(parents=True)
+        for file in sorted((source / name).iterdir())[:6]:
+            shutil.copy2(file, gallery / name / file.name)
+    monkeypatch.setenv("FGL_CACHE", str(tmp_path / "cache"))
+    retrieval.build_index(retrieval.load_gallery(f"folder:{gallery}", "train"), "pixels:8", "exact", out=tmp_path / "index")
+    monkeypatch.setattr(lab, "INDEX_FOLDER", tmp_path / "index")
+    lab.open_index.cache_clear()
+    watched = Watched(browser, serve("apps.edit_search.app"))
+    page = watched.page
+    _image_in(page, "photo"), _image_in(page, "edited")
+    _image_in(page, "original-results"), _image_in(page, "edited-results")
+    assert "| 1 |" not in page.locator("#edited-table").inner_text()  # rendered as a table, not as text
+    assert page.locator("#edited-table table tr").count() == 11
+    assert "Searched 12 products" in page.locator("#summary").inner_text()
+    watched.assert_clean()
+    lab.open_index.cache_clear()
+
+
 # ---------------------------------------------------------------- the dashboard
 
 DASHBOARD_PAGES = {"": "Leaderboard", "quality": "Quality", "collection": "The classic collection", "robustness": "Robustness",
-                   "performance": "Memory & throughput", "samples": "Samples"}
+                   "retrieval": "Retrieval", "performance": "Memory & throughput", "samples": "Samples"}
 
 
 @pytest.fixture(scope="module")
