@@ -122,6 +122,26 @@ def assert_same_state():
 
 
 @pytest.fixture
+def run_in_space(tmp_path: Path):
+    """run_in_space(folder, script) -> the JSON the script prints last, run with `python -c` in a built Space folder
+    as the Space runs it: offline, no analytics, Gradio's cache in tmp_path, no PYTHONPATH or MODEL_SOURCE from here."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(folder: Path, script: str, timeout: int = 180) -> dict:
+        env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MODEL_SOURCE")}
+        env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(tmp_path / "gradio"))
+        done = subprocess.run([sys.executable, "-c", script], cwd=folder, env=env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    return run
+
+
+@pytest.fixture
 def free_port() -> int:
     """A TCP port on localhost that nothing listens on, for serving a Space in a test."""
     with socket.socket() as sock:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -425,7 +422,7 @@ def test_space_over_http(offline: None, models: dict, tmp_path: Path, free_port:
         demo.close()
 
 
-def test_built_space_runs_on_its_own(models_root: Path, tmp_path: Path) -> None:
+def test_built_space_runs_on_its_own(models_root: Path, tmp_path: Path, run_in_space) -> None:
     from apps import build_spaces
 
     space = build_spaces.APPS_DIR / "cocogan"
@@ -437,8 +434,6 @@ def test_built_space_runs_on_its_own(models_root: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in (out / "examples").iterdir()) == ["clothing-test.png", "fashion-mnist-test.png"]
     assert (out / "core" / "cocogan_demo.py").is_file() and not (out / "space.toml").exists()
 
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MODEL_SOURCE")}
-    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(tmp_path / "gradio"))
     # demo(...) runs an event through Gradio's pre/postprocessing, as a click would
     script = (
         "import json, app\n"
@@ -448,10 +443,6 @@ def test_built_space_runs_on_its_own(models_root: Path, tmp_path: Path) -> None:
         "print(json.dumps({'examples': str(app.EXAMPLES_DIR), 'sizes': [Image.open(real).size,"
         " Image.open(completed).size], 'summary': summary}))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=out, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_space(out, script)
     assert Path(result["examples"]).resolve() == (out / "examples").resolve()
     assert result["sizes"] == [[256, 256], [384, 384]] and "top-left cell (1, 1)" in result["summary"]

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -241,7 +238,7 @@ def test_space_without_an_index_or_editors_says_why(offline: None, tmp_path: Pat
 
 
 def test_built_space_ships_its_index_and_runs_on_its_own(models: dict, index_folder: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                                         monkeypatch: pytest.MonkeyPatch, run_in_space) -> None:
     from apps import build_spaces
 
     space = build_spaces.APPS_DIR / "edit_search"
@@ -260,8 +257,6 @@ def test_built_space_ships_its_index_and_runs_on_its_own(models: dict, index_fol
     assert sorted(p.name for p in (out / "examples").iterdir()) == ["clothing-test.png"]
     assert "faiss-cpu==1.15.1" in (out / "requirements.txt").read_text().splitlines()
 
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MODEL_SOURCE")}
-    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(tmp_path / "gradio"))
     script = (
         "import json, app\n"
         "from core.demos import edit_search as lab\n"
@@ -273,10 +268,7 @@ def test_built_space_ships_its_index_and_runs_on_its_own(models: dict, index_fol
         "print(json.dumps({'editors': list(lab.available_editors()), 'note': lab.index_note(lab.open_index()),"
         " 'summary': summary}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=out, env=env, capture_output=True, text=True,
-                          timeout=180, check=False)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_space(out, script)
     assert result["editors"] == ["fader-clothing-64", "stargan-clothing-64"]
     assert result["note"].startswith("Searching 18 real products") and "(shipped)" in result["note"]
     assert "colour → *red*" in result["summary"]

@@ -5,11 +5,8 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import os
 import shutil
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -468,7 +465,7 @@ def test_space_over_http(offline: None, models: dict, tmp_path: Path, free_port:
         demo.close()
 
 
-def test_built_space_runs_on_its_own(models: dict, tmp_path: Path) -> None:
+def test_built_space_runs_on_its_own(models: dict, tmp_path: Path, run_in_space) -> None:
     from apps import build_spaces
 
     space = build_spaces.APPS_DIR / "translate"
@@ -487,8 +484,6 @@ def test_built_space_runs_on_its_own(models: dict, tmp_path: Path) -> None:
     readme = (out / "README.md").read_text()
     assert "sdk: gradio\nsdk_version: 6.31.0" in readme and "app_file: app.py" in readme
 
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MODEL_SOURCE")}
-    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(tmp_path / "gradio"))
     # model_info runs through Gradio's pre/postprocessing, as a change of the dropdown would; translate is called
     # directly (its photo is per-session state, which Blocks.__call__ does not take)
     script = (
@@ -503,11 +498,7 @@ def test_built_space_runs_on_its_own(models: dict, tmp_path: Path) -> None:
         " 'examples': str(app.EXAMPLES_FILE), 'preview': preview.size, 'results': len(results),"
         " 'summary': summary}))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=out, env=env, capture_output=True, text=True, timeout=180, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_space(out, script)
     assert Path(result["core"]).resolve() == (out / "core" / "__init__.py").resolve()
     assert Path(result["examples"]).resolve() == (out / "examples" / "clothing-test.png").resolve()
     assert result["models"] == build_spaces.shipped_models(space)  # shipped order, baselines last

@@ -80,11 +80,9 @@ def test_build_layout(models_root: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert not (out / "model_source.txt").exists()
 
 
-def test_built_space_runs_on_its_own(models_root: Path, tmp_path: Path) -> None:
+def test_built_space_runs_on_its_own(models_root: Path, tmp_path: Path, run_in_space) -> None:
     build_spaces.main(["--out", str(tmp_path), "--models-root", str(models_root)])
     out = tmp_path / "dcgan"
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MODEL_SOURCE")}
-    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(tmp_path / "gradio"))
     # app.demo(...) runs the generate event through Gradio's pre/postprocessing, as a click would
     script = (
         "import json, core, app\n"
@@ -95,11 +93,7 @@ def test_built_space_runs_on_its_own(models_root: Path, tmp_path: Path) -> None:
         "print(json.dumps({'core': core.__file__, 'pretrained': str(PRETRAINED_DIR),"
         " 'models': sorted(available_models()), 'size': Image.open(path).size}))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=out, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_space(out, script)
     assert Path(result["core"]).resolve() == (out / "core" / "__init__.py").resolve()
     assert Path(result["pretrained"]).resolve() == (out / "pretrained").resolve()
     assert result["models"] == ["dcgan-clothing-64", "dcgan-fashion-mnist"]
