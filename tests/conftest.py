@@ -122,6 +122,20 @@ def assert_same_state():
 
 
 @pytest.fixture
+def space_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A Space as it runs in tests: no network, no analytics, no files left in /tmp/gradio."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture
+def offline(space_env: None, monkeypatch: pytest.MonkeyPatch, models_root: Path) -> None:
+    """`space_env`, showing the tiny models of the test module's own `models_root` fixture."""
+    monkeypatch.setenv("MODEL_SOURCE", str(models_root))
+
+
+@pytest.fixture
 def run_in_space(tmp_path: Path):
     """run_in_space(folder, script) -> the JSON the script prints last, run with `python -c` in a built Space folder
     as the Space runs it: offline, no analytics, Gradio's cache in tmp_path, no PYTHONPATH or MODEL_SOURCE from here."""

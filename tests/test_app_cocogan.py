@@ -45,14 +45,6 @@ def gray(models: dict[str, str]) -> str:
     return models["cocogan-gray"]
 
 
-@pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, models_root: Path, tmp_path: Path) -> None:
-    """No network, no analytics, no files left in /tmp/gradio; the Space shows the tiny models."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    monkeypatch.setenv("MODEL_SOURCE", str(models_root))
-
 
 def pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image).astype(np.int16)

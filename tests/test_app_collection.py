@@ -325,11 +325,8 @@ def test_space_builds_from_a_models_root(models_root: Path, results_dir: Path, t
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, models_root: Path, results_dir: Path, tmp_path: Path) -> None:
-    """No network, no analytics, no files left in /tmp/gradio; the module-level demo shows the tiny models."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+def offline(space_env: None, monkeypatch: pytest.MonkeyPatch, models_root: Path, results_dir: Path) -> None:
+    """`space_env`, showing the tiny models and their results."""
     monkeypatch.setenv("MODEL_SOURCE", str(models_root))
     monkeypatch.setenv("RESULTS_SOURCE", str(results_dir))
 

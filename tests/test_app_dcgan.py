@@ -36,14 +36,6 @@ def models(models_root: Path) -> dict[str, str]:
     return {"dcgan-gray": str(models_root / "dcgan-gray"), "dcgan-rgb": str(models_root / "dcgan-rgb")}
 
 
-@pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, models_root: Path, tmp_path: Path) -> None:
-    """No network, no analytics, no files left in /tmp/gradio; the module-level demo shows the tiny models."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    monkeypatch.setenv("MODEL_SOURCE", str(models_root))
-
 
 def grid_size(n: int, nrow: int, image_size: int, scale: int) -> tuple[int, int]:
     """(width, height) of a padded grid of n images, nrow per row, enlarged by scale."""

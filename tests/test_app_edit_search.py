@@ -71,13 +71,6 @@ def index(index_folder: Path) -> retrieval.RetrievalIndex:
     return lab.open_index(index_folder)
 
 
-@pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, models_root: Path, tmp_path: Path) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    monkeypatch.setenv("MODEL_SOURCE", str(models_root))
-
 
 def photo() -> np.ndarray:
     return examples_lab.example_images(SHIPPED_EXAMPLES)[27].image  # a t-shirt of the test split

@@ -59,13 +59,10 @@ def test_growth_needs_stage_snapshots_and_a_valid_seed(models: dict) -> None:
         lab.growth_strip(models["progan-tiny"], -1)
 
 
-def test_space_over_http(monkeypatch: pytest.MonkeyPatch, models: dict, tmp_path: Path, free_port: int) -> None:
+def test_space_over_http(space_env: None, models: dict, tmp_path: Path, free_port: int) -> None:
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     app = importlib.import_module("apps.progan.app")
     demo = app.build_demo(models)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True)

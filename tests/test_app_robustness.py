@@ -30,11 +30,8 @@ def classifier(tiny_classifier_dir: Path) -> str:
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, tiny_classifier_dir: Path, tmp_path: Path) -> None:
-    """No network, no analytics, no files left in /tmp/gradio; the Space shows the tiny classifier's folder."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+def offline(space_env: None, monkeypatch: pytest.MonkeyPatch, tiny_classifier_dir: Path) -> None:
+    """`space_env`, showing the tiny classifier's folder."""
     monkeypatch.setenv("MODEL_SOURCE", str(tiny_classifier_dir.parent))
 
 

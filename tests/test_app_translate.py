@@ -334,14 +334,6 @@ def test_missing_or_foreign_examples_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the Space
 
 
-@pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, models_root: Path, tmp_path: Path) -> None:
-    """No network, no analytics, no files left in /tmp/gradio; the Space shows the tiny translators."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    monkeypatch.setenv("MODEL_SOURCE", str(models_root))
-
 
 def handler(demo, api_name: str):
     """The function an event with `api_name` runs (the app's handlers are closures in build_demo)."""
