@@ -98,7 +98,7 @@ def test_edits_in_words_and_pixels(models: dict) -> None:
     own, words = lab.edit(models["fader-tiny"], image, "t-shirt")
     red, said = lab.edit(models["fader-tiny"], image, "t-shirt", lab.KEEP, 1.0, "red", 0.5)
     assert own.shape == red.shape == (64, 64, 3) and not np.array_equal(own, red)
-    assert words.startswith("reconstructed at its own class and colour") and "colour → *red* (50% of the way)" in said
+    assert words.startswith("reconstructed at its own class and colour") and "colour → *red* (strength 0.5)" in said
     dress, said = lab.edit(models["stargan-tiny"], image, class_to="dress")
     assert dress.shape == (64, 64, 3) and said == "redrawn as *dress* by stargan-tiny"
 

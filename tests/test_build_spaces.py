@@ -135,7 +135,7 @@ def test_hub_models_need_one_space_and_spaces_must_exist(tmp_path: Path, capsys:
     assert build_spaces.main(["--out", str(tmp_path), "--hub-models", "you/a"]) == 2
     assert "name that Space with --space" in capsys.readouterr().err
     assert build_spaces.main(["--out", str(tmp_path), "--space", "nope"]) == 2
-    known = "cocogan, collection, dashboard, dcgan, progan, robustness"
+    known = "cocogan, collection, dashboard, dcgan, edit_search, progan, robustness, translate"
     assert f"unknown Space(s) nope; known: {known}" in capsys.readouterr().err
 
 

@@ -226,7 +226,7 @@ def edit(source: str, photo: np.ndarray, own_class: str | None = None, class_to:
         raise UserError(f"{pipe.name} does not edit colour")
     edited = pipe.edit(photo, classes=own_class, class_to=class_to, color_to=color_to,
                        class_strength=strengths[0] if class_to else 1.0, color_strength=strengths[1] if color_to else 1.0)
-    steps = [f"{name} → *{value}*" + (f" ({strength:.0%} of the way)" if strength != 1 else "")
+    steps = [f"{name} → *{value}*" + (f" (strength {strength:g})" if strength != 1 else "")
              for name, value, strength in (("class", class_to, strengths[0]), ("colour", color_to, strengths[1])) if value]
     return edited[0], (", ".join(steps) or "reconstructed at its own class and colour") + f" by {pipe.name}"
 
