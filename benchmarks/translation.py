@@ -30,7 +30,7 @@ benchmark); the reference is the target domain's real photos:
   reference is train photos of each target class in the outputs' class mix.
   Target-class accuracy and cycle L1 as above.
 - **attributes** (Fader networks: clothing-attributes): the class edits as for
-  StarGAN; colour edits, photo i of colour c (named from its own pixels,
+  StarGAN (and with the slider at 2, pushed past the target); colour edits, photo i of colour c (named from its own pixels,
   core.data.attributes) to the colour (c + 1 + i mod (M - 1)) mod M with its
   class kept, judged by the colour its output's pixels read as, at slider
   strength 1 (the target value) and 2 (pushed past it, as the paper's sliders
@@ -97,6 +97,10 @@ COLOR_STRENGTHS = (1.0, 2.0)
 
 def color_direction(strength: float) -> str:
     return COLOR_DIRECTION if strength == 1 else f"{COLOR_DIRECTION} (strength {strength:g})"
+
+
+def class_direction(strength: float) -> str:
+    return CLASS_DIRECTION if strength == 1 else f"{CLASS_DIRECTION} (strength {strength:g})"
 
 # metric -> unit
 FID, KID_MEAN, KID_STD = fidelity.FID, fidelity.KID_MEAN, fidelity.KID_STD
@@ -270,13 +274,15 @@ class Task:
         classes = [(CLASS_DIRECTION, "every class", "each other class in turn")]
         if self.mode == "domains":
             return classes
+        classes += [(class_direction(s), "every class", "each other class in turn") for s in COLOR_STRENGTHS if s != 1]
         colors = [(color_direction(s), "every colour", "each other colour in turn") for s in COLOR_STRENGTHS] \
             if self.colors else []
         return [*classes, *colors, (RECONSTRUCTION, "photo", "photo")]
 
     def class_directions(self) -> list[tuple[str, str, str]]:
         """The directions that change the class (or unpaired domain): measured by `measure_domains`."""
-        return [d for d in self.directions() if not d[0].startswith(COLOR_DIRECTION) and d[0] != RECONSTRUCTION]
+        return [d for d in self.directions() if d[0] == CLASS_DIRECTION or not (
+            d[0].startswith((COLOR_DIRECTION, CLASS_DIRECTION)) or d[0] == RECONSTRUCTION)]
 
 
 def task_of(model: str | Path, dataset: str = DATASET) -> tuple[Task, str]:
@@ -552,8 +558,10 @@ def measure_domains(scenario: Scenario, pipe: TranslatorPipeline | None, held: I
 
 
 def measure_attributes(scenario: Scenario, pipe: TranslatorPipeline | None, held: ImageData, photos: torch.Tensor,
-                       labels: torch.Tensor, reference: ImageData, extractor: str, device: torch.device) -> list[Measurement]:
-    """A Fader network's colour edits and reconstruction. Colour edits: photo i of colour c (read from its pixels,
+                       labels: torch.Tensor, reference: ImageData, extractor: str, judge: ClassifierPipeline,
+                       device: torch.device) -> list[Measurement]:
+    """A Fader network's class edits with the slider pushed past the target (those at the target value are
+    measure_domains'), colour edits and reconstruction. Colour edits: photo i of colour c (read from its pixels,
     core.data.attributes) goes to the colour (c + 1 + i mod (M - 1)) mod M, its class kept; the target accuracy is
     the share of outputs whose own pixels read as the target colour, FID and KID against train photos in the
     outputs' class mix, the cycle L1 after editing back to the own colour. Reconstruction: each photo at its own
@@ -596,6 +604,23 @@ def measure_attributes(scenario: Scenario, pipe: TranslatorPipeline | None, held
         m.data = (f"inputs: {held.describe()}{subset(photos, held)}: {what}; reference: {len(real):,} photos of the "
                   f"{reference.split} split ({m.reference}); colours read from the pixels (core.data.attributes); "
                   f"slider strength {strength:g}")
+        out.append(m)
+    judge_ids = torch.tensor([class_index(judge.class_names, t, judge.name) for t in task.targets])
+    for strength in [s for s in COLOR_STRENGTHS if s != 1] if pipe is not None else ():
+        target = other_classes(classes, len(task.targets))
+        real = class_mix(reference.images, reference.labels, ref_ids[target].tolist(), scenario.reference_limit)
+        m = Measurement(class_direction(strength), "each other class in turn", n_images=len(inputs), n_real=len(real),
+                        reference=f"{reference.split} photos of each target class, in the outputs' class mix")
+        code = pipe.attribute_code(x, {"class": classes, "color": own}, {"class": target}, {"class": strength})
+        outputs = as_batch(pipe.edit_tensor(x, code, scenario.batch_size))
+        m.values = fidelity_scores(outputs, real, extractor, scenario, device)
+        m.values[TARGET_ACCURACY] = float((torch.as_tensor(judge.predict(outputs)) == judge_ids[target]).float().mean())
+        back = pipe.attribute_code(pipe.input_tensor(as_photos(outputs)), {}, {"class": classes}, {})
+        m.values[CYCLE_L1] = float(l1(to_unit(as_batch(pipe.edit_tensor(pipe.input_tensor(as_photos(outputs)), back,
+                                                                           scenario.batch_size))), to_unit(inputs)).mean())
+        m.data = (f"inputs: {held.describe()}{subset(photos, held)}: {what}; reference: {len(real):,} photos of the "
+                  f"{reference.split} split ({m.reference}); target classes judged by {judge.name}; slider strength "
+                  f"{strength:g}")
         out.append(m)
     if pipe is not None:
         outputs = edited(own)
@@ -665,13 +690,14 @@ def run(scenario: Scenario) -> list[Row]:
                 params |= {"styles": scenario.styles}
             measurements = measure_domains(scenario, pipe, held, photos, labels, reference, extractor, judge, device)
             if task.mode == "attributes":
-                measurements += measure_attributes(scenario, pipe, held, photos, labels, reference, extractor, device)
+                measurements += measure_attributes(scenario, pipe, held, photos, labels, reference, extractor, judge,
+                                                   device)
     except Exception as err:  # noqa: BLE001 - any failure is recorded as rows; the benchmark goes on
         message = f"{type(err).__name__}: {err}"
         directions = task.directions() if task is not None else [("", "", "")]
         if task is not None and scenario.candidate == "identity":
             # the unchanged photo: no reconstruction, and one colour direction (strength means nothing to it)
-            stronger = [color_direction(s) for s in COLOR_STRENGTHS if s != 1]
+            stronger = [f(s) for s in COLOR_STRENGTHS if s != 1 for f in (color_direction, class_direction)]
             directions = [d for d in directions if d[0] != RECONSTRUCTION and d[0] not in stronger]
         return [Row(BENCHMARK, name, scenario.dataset, metric, None, UNITS.get(metric, ""), label,
                     {**params, "direction": direction, "target": target}, data, error=message)

@@ -256,6 +256,9 @@ def test_the_translation_benchmark_measures_edits_and_reconstruction(fader_pipe:
             assert 0 <= got[model, direction, "target_accuracy"] <= 1 and got[model, direction, "fid"] > 0
         assert got["fader-tiny", direction, "cycle_l1"] > 0
     assert got["identity-clothing-attributes", "photo->other colour", "target_accuracy"] == 0  # never the target
+    for direction in ("photo->other class (strength 2)", "photo->other colour (strength 2)"):  # the slider pushed on
+        assert 0 <= got["fader-tiny", direction, "target_accuracy"] <= 1 and got["fader-tiny", direction, "cycle_l1"] > 0
+        assert ("identity-clothing-attributes", direction, "fid") not in got
     assert got["fader-tiny", "reconstruction", "l1"] > 0 and 0 <= got["fader-tiny", "reconstruction", "ssim"] <= 1
     assert ("identity-clothing-attributes", "reconstruction", "l1") not in got
     assert NAMED_COLORS  # the palette the colours were judged against

@@ -130,11 +130,13 @@ def build_demo(models: dict[str, str] | None = None, examples_path: str | Path =
                     class_to = gr.Dropdown([lab.KEEP, *chosen.classes] if chosen.sliders else chosen.classes,
                                            value=lab.KEEP if chosen.sliders else None, label="Make it a",
                                            allow_custom_value=True)
-                    class_strength = gr.Slider(0, 2, value=1, step=0.05, label="Class strength", visible=chosen.sliders)
+                    class_strength = gr.Slider(0, 2, value=lab.DEFAULT_STRENGTH, step=0.05,
+                                               label="Class strength (1: the class; 2: pushed past it)",
+                                               visible=chosen.sliders)
                 with gr.Row():
                     color_to = gr.Dropdown([lab.KEEP, *chosen.colors], value=lab.KEEP, label="Colour",
                                            visible=bool(chosen.colors), allow_custom_value=True)
-                    color_strength = gr.Slider(0, 2, value=lab.DEFAULT_COLOR_STRENGTH, step=0.05,
+                    color_strength = gr.Slider(0, 2, value=lab.DEFAULT_STRENGTH, step=0.05,
                                                label="Colour strength (1: the colour; 2: pushed past it)",
                                                visible=bool(chosen.colors))
                 button = gr.Button("Edit and search", variant="primary")

@@ -48,9 +48,10 @@ RESULT_SIDE = 128  # each result thumbnail on the sheet
 SHEET_COLUMNS = 5  # results per row of the sheet
 # The results are one image (a sheet of thumbnails, each with its rank) and a table, not ten gallery images: each
 # image is a file the browser fetches, and ten of them took the search from 150 to 620 ms (gradio_client, one client)
-# The colour slider starts at its end: a Fader network's colour edits land far more often pushed past the target
-# (fader-clothing-64: 17 % of the edits read as the target colour at 1, 58 % at 2; benchmarks/translation.py)
-DEFAULT_COLOR_STRENGTH = 2.0
+# The sliders start at their end: a Fader network's edits land far more often pushed past the target
+# (fader-clothing-64: 21 % of the colour edits read as the target colour at 1, 53 % at 2; class edits 14 % and 28 %;
+# benchmarks/translation.py)
+DEFAULT_STRENGTH = 2.0
 NO_EDITORS = (
     "No editing models found: export a Fader network or a StarGAN into `pretrained/` "
     "(`make train MODELS=fader-clothing-64`) or set `MODEL_SOURCE`."
@@ -243,8 +244,8 @@ def _strength(value: float | str | None, what: str) -> float:
 
 def edit_and_search(source: str, image: np.ndarray | Image.Image | str | Path | bytes | None,
                     index: retrieval.RetrievalIndex, own_class: str | None = None, class_to: str | None = None,
-                    class_strength: float = 1.0, color_to: str | None = None,
-                    color_strength: float = DEFAULT_COLOR_STRENGTH, k: int = K) -> Result:
+                    class_strength: float = DEFAULT_STRENGTH, color_to: str | None = None,
+                    color_strength: float = DEFAULT_STRENGTH, k: int = K) -> Result:
     """`image` edited by the model at `source`, then both the photo and the edit searched in `index`."""
     if image is None:
         raise UserError("pick an example photo or upload one first")
