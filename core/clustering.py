@@ -95,7 +95,7 @@ def load_photos(data: str, split: str = "all", *, image_size: int = IMAGE_SIZE, 
 def _load_built_in(name: str, split: str, image_size: int) -> Photos:
     from core.data import DATASETS, load_dataset
     from core.data.clothing import FOLDER
-    from core.data.folder import CLOTHING_V1, scan
+    from core.data.folder import decoded_files, split_files
     from core.paths import data_root
 
     spec = DATASETS.get(name)
@@ -104,16 +104,15 @@ def _load_built_in(name: str, split: str, image_size: int) -> Photos:
     parts = []
     for part in splits:
         data = load_dataset(name, part, image_size=image_size, channels=3)  # the clothing set's cache
-        _, pairs = scan(root / part)  # the order its loader decoded them in
-        files = _decoded_files([f for f, _ in pairs], len(data), image_size, CLOTHING_V1)
-        parts.append((data.images, data.labels, data.class_names, files))
+        _, files, decoding = split_files(name, part)  # in the order its loader decoded them
+        parts.append((data.images, data.labels, data.class_names, decoded_files(files, len(data), image_size, decoding)))
     images, labels, classes, files = _combine(parts)
     title = f"{spec.title}, {_split_words(split, splits)}: {len(images):,} photos, {len(classes)} classes"
     return Photos(images, labels, classes, files, root, name, split, title)
 
 
 def _load_folder(name: str, split: str, image_size: int, workers: int) -> Photos:
-    from core.data.folder import FolderSource, folder_root, warn_skipped
+    from core.data.folder import FolderSource, decoded_files, folder_root, warn_skipped
     from core.data.sources import decode_all
     from core.data.stream import decode_workers
 
@@ -125,7 +124,7 @@ def _load_folder(name: str, split: str, image_size: int, workers: int) -> Photos
         source = FolderSource.open(name, part)
         images, labels, skipped = decode_all(source, image_size, 3, decode_workers(workers))  # the folder: cache
         warn_skipped(skipped, source.title, stacklevel=5)
-        files = _decoded_files(source.files, len(images), image_size, source.decoding)
+        files = decoded_files(source.files, len(images), image_size, source.decoding)
         parts.append((images, labels, source.class_names, files))
     images, labels, classes, files = _combine(parts)
     classes_text = f"{len(classes)} classes" if len(classes) > 1 else "1 class (no labels)"
@@ -143,19 +142,6 @@ def _splits(split: str, known: tuple[str, ...], name: str) -> tuple[str, ...]:
 
 def _split_words(split: str, splits: Sequence[str]) -> str:
     return f"all splits ({', '.join(splits)})" if split == "all" and len(splits) > 1 else f"{splits[0]} split"
-
-
-def _decoded_files(files: list[Path], decoded: int, image_size: int, decoding) -> list[Path]:
-    """The files behind `decoded` images, in order: all of them, or, when the loader skipped unreadable ones,
-    those that decode (found by decoding again: only folders with broken files pay for it)."""
-    if decoded == len(files):
-        return list(files)
-    from core.data.folder import decode_image
-
-    readable = [f for f in files if decode_image(f, image_size, 3, decoding) is not None]
-    if len(readable) != decoded:
-        raise DataError(f"the images in {files[0].parent} changed while they were read: run again")
-    return readable
 
 
 def _combine(parts: list[tuple[torch.Tensor, torch.Tensor, list[str], list[Path]]]):

@@ -38,7 +38,6 @@ import hashlib
 import json
 import shlex
 import time
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -268,13 +267,13 @@ class ColorExtractor(Extractor):
         return hashlib.sha256(f"color\0{NAMED_COLORS}\0{self.SIGMA}\0{key}".encode()).hexdigest()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        from core.data.attributes import _as_unit, _palette_lab, garment_mask, rgb_to_lab
+        from core.data.attributes import garment_mask, palette_lab, rgb_to_lab, unit_images
 
         scaled = x * 2 - 1
-        unit = _as_unit(scaled)  # at most the attributes' working size, as the colours were named
+        unit = unit_images(scaled)  # at most the attributes' working size, as the colours were named
         weight = garment_mask(scaled).flatten(1).float()  # [B, P]
         lab = rgb_to_lab(unit.permute(0, 2, 3, 1)).flatten(1, 2)  # [B, P, 3]
-        distance = torch.cdist(lab, _palette_lab(lab.device).expand(len(lab), -1, -1))  # [B, P, K]
+        distance = torch.cdist(lab, palette_lab(lab.device).expand(len(lab), -1, -1))  # [B, P, K]
         share = torch.softmax(-(distance**2) / (2 * self.SIGMA**2), dim=-1)
         return (share * weight[..., None]).sum(1) / weight.sum(1, keepdim=True).clamp_min(1)
 
@@ -417,21 +416,11 @@ class Gallery:
 
 
 def gallery_files(dataset: str, split: str) -> tuple[Path, list[Path]] | None:
-    """The split's folder and image files, in the order the loader reads them, for the clothing photos and
-    `folder:` sources; None for data that does not come from a folder."""
-    from core.data.folder import FolderSource, scan
-    from core.paths import data_root
+    """The split's folder and image files, in the order the loader reads them (core.data.folder.split_files)."""
+    from core.data.folder import split_files
 
-    if dataset.startswith("folder:"):
-        source = FolderSource.open(dataset, split)
-        return source.folder, list(source.files)
-    if dataset == "clothing":
-        from core.data.clothing import FOLDER
-
-        folder = data_root() / FOLDER / split
-        if folder.is_dir():
-            return folder, [file for file, _ in scan(folder)[1]]
-    return None
+    found = split_files(dataset, split)
+    return None if found is None else found[:2]
 
 
 def files_fingerprint(folder: Path, files: Sequence[Path]) -> str:
@@ -443,19 +432,14 @@ def files_fingerprint(folder: Path, files: Sequence[Path]) -> str:
 def load_gallery(dataset: str = "clothing", split: str = "train", image_size: int | None = None) -> Gallery:
     """One split of a built-in dataset or a `folder:` source as a gallery, decoded as training decodes it."""
     from core.data import load_dataset
-    from core.data.folder import probe_image
+    from core.data.folder import decoded_files, split_files
 
     data = load_dataset(dataset, split, image_size=image_size, channels=3, loading="memory")
-    found = gallery_files(dataset, split)
+    found = split_files(dataset, split)
     if found is None:
         return Gallery.from_data(data)
-    folder, files = found
-    if len(files) != len(data):  # some files were skipped as unreadable: keep the readable ones' paths
-        files = [file for file in files if probe_image(file) is not None]
-    if len(files) != len(data):
-        warnings.warn(f"{folder}: cannot tell which of its files are the {len(data):,} photos read; results will "
-                      "have no paths", stacklevel=2)
-        return Gallery.from_data(data, folder=folder)
+    folder, files, decoding = found
+    files = decoded_files(files, len(data), data.image_size, decoding)  # without the unreadable ones it skipped
     paths = [file.relative_to(folder).as_posix() for file in files]
     return Gallery.from_data(data, paths, folder, files_fingerprint(folder, files))
 

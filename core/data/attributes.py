@@ -69,12 +69,12 @@ def rgb_to_lab(rgb: Tensor) -> Tensor:
     return torch.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], dim=-1)
 
 
-def _palette_lab(device: torch.device, names: list[str] | None = None) -> Tensor:
+def palette_lab(device: torch.device, names: list[str] | None = None) -> Tensor:
     rgb = [NAMED_COLORS[name] for name in names or COLOR_NAMES]
     return rgb_to_lab(torch.tensor(rgb, dtype=torch.float, device=device) / 255)
 
 
-def _as_unit(images: Tensor) -> Tensor:
+def unit_images(images: Tensor) -> Tensor:
     """uint8 [B, 3, H, W] or float in [-1, 1] -> float in [0, 1], at most WORKING_SIZE px a side."""
     if images.ndim != 4 or images.shape[1] != 3:
         raise UserError(f"colours are read from RGB images [B, 3, H, W], got shape {tuple(images.shape)}")
@@ -86,7 +86,7 @@ def _as_unit(images: Tensor) -> Tensor:
 
 def garment_mask(images: Tensor) -> Tensor:
     """The pixels the colour is read from, bool [B, H, W]: the silhouette, or the central half where it fails."""
-    unit = _as_unit(images)
+    unit = unit_images(images)
     h, w = unit.shape[-2:]
     centre = torch.zeros((h, w), dtype=torch.bool, device=unit.device)
     centre[round(h * CENTRE[0]) : round(h * CENTRE[1]), round(w * CENTRE[0]) : round(w * CENTRE[1])] = True
@@ -98,7 +98,7 @@ def garment_mask(images: Tensor) -> Tensor:
 
 def dominant_lab(images: Tensor) -> Tensor:
     """The Lab centre [B, 3] of the largest K-Means cluster of each garment's pixels (see the module docstring)."""
-    unit = _as_unit(images)
+    unit = unit_images(images)
     b = unit.shape[0]
     lab = rgb_to_lab(unit.permute(0, 2, 3, 1)).reshape(b, -1, 3)  # [B, P, 3]
     weight = garment_mask(images).reshape(b, -1).float()  # [B, P]
@@ -128,7 +128,7 @@ def check_names(names: list[str]) -> None:
 
 def name_colors(lab: Tensor, names: list[str] | None = None) -> Tensor:
     """Lab colours [B, 3] -> ids [B] of the nearest colour (CIE76) among `names` (default: all of COLOR_NAMES)."""
-    return torch.cdist(lab.float(), _palette_lab(lab.device, names)).argmin(1)
+    return torch.cdist(lab.float(), palette_lab(lab.device, names)).argmin(1)
 
 
 def garment_colors(images: Tensor, names: list[str] | None = None, batch_size: int = 512) -> Tensor:

@@ -333,6 +333,33 @@ class FolderSource:
         return native_channels(self.items(range(min(CHANNEL_SAMPLE, len(self)))))
 
 
+def split_files(name: str, split: str) -> tuple[Path, list[Path], Decoding] | None:
+    """The folder, image files (in the order the loader decodes them) and decoding of one split of the clothing
+    photos or of a `folder:` source; None for data that does not come from image files (Fashion-MNIST, hf:)."""
+    if name.startswith("folder:"):
+        source = FolderSource.open(name, split)
+        return source.folder, list(source.files), source.decoding
+    if name == "clothing":
+        from core.data.clothing import FOLDER
+        from core.paths import data_root
+
+        folder = data_root() / FOLDER / split
+        if folder.is_dir():
+            return folder, [file for file, _ in scan(folder)[1]], CLOTHING_V1
+    return None
+
+
+def decoded_files(files: list[Path], decoded: int, image_size: int, decoding: Decoding) -> list[Path]:
+    """The files behind `decoded` images of `files`, in order: all of them, or, when the loader skipped unreadable
+    ones, those that decode (found by decoding again: only folders with broken files pay for it)."""
+    if decoded == len(files):
+        return list(files)
+    readable = [f for f in files if decode_image(f, image_size, 3, decoding) is not None]
+    if len(readable) != decoded:
+        raise DataError(f"the images in {files[0].parent} changed while they were read: run again")
+    return readable
+
+
 def folder_root(name: str) -> Path:
     """PATH of "folder:PATH", resolved; a DataError when it is not an existing folder."""
     path = name.removeprefix("folder:")
