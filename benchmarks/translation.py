@@ -280,9 +280,10 @@ class Task:
         return [*classes, *colors, (RECONSTRUCTION, "photo", "photo")]
 
     def class_directions(self) -> list[tuple[str, str, str]]:
-        """The directions that change the class (or unpaired domain): measured by `measure_domains`."""
-        return [d for d in self.directions() if d[0] == CLASS_DIRECTION or not (
-            d[0].startswith((COLOR_DIRECTION, CLASS_DIRECTION)) or d[0] == RECONSTRUCTION)]
+        """The directions that change the class (or unpaired domain) at the target value: `measure_domains`'. A
+        Fader network's others (colour edits, class edits past the target, reconstruction) are measure_attributes'."""
+        fader_only = {RECONSTRUCTION, *(f(s) for s in COLOR_STRENGTHS for f in (color_direction, class_direction))}
+        return [d for d in self.directions() if d[0] not in fader_only - {CLASS_DIRECTION}]
 
 
 def task_of(model: str | Path, dataset: str = DATASET) -> tuple[Task, str]:
@@ -615,9 +616,9 @@ def measure_attributes(scenario: Scenario, pipe: TranslatorPipeline | None, held
         outputs = as_batch(pipe.edit_tensor(x, code, scenario.batch_size))
         m.values = fidelity_scores(outputs, real, extractor, scenario, device)
         m.values[TARGET_ACCURACY] = float((torch.as_tensor(judge.predict(outputs)) == judge_ids[target]).float().mean())
-        back = pipe.attribute_code(pipe.input_tensor(as_photos(outputs)), {}, {"class": classes}, {})
-        m.values[CYCLE_L1] = float(l1(to_unit(as_batch(pipe.edit_tensor(pipe.input_tensor(as_photos(outputs)), back,
-                                                                           scenario.batch_size))), to_unit(inputs)).mean())
+        returned = pipe.input_tensor(as_photos(outputs))  # edited back to the own class, its colour as it now reads
+        back = pipe.edit_tensor(returned, pipe.attribute_code(returned, {}, {"class": classes}, {}), scenario.batch_size)
+        m.values[CYCLE_L1] = float(l1(to_unit(as_batch(back)), to_unit(inputs)).mean())
         m.data = (f"inputs: {held.describe()}{subset(photos, held)}: {what}; reference: {len(real):,} photos of the "
                   f"{reference.split} split ({m.reference}); target classes judged by {judge.name}; slider strength "
                   f"{strength:g}")
