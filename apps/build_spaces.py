@@ -7,7 +7,8 @@ A Space is a folder under apps/ with app.py and README.md. Its build,
 dist/spaces/<name>/, holds the Space's own files, a copy of core/ (so
 `python app.py` runs there as is; `core = [...]` in space.toml ships only
 those files of it), the models listed in the Space's space.toml
-(`models = [...]`), copied to pretrained/<model>/, and the benchmark result
+(`models = [...]`), copied whole to pretrained/<model>/ (their model.onnx and
+onnx.json too when `make onnx` wrote them: BACKEND=onnx serves those), and the benchmark result
 files it lists (`results = [...]`, names or glob patterns in results/ such
 as "*.jsonl" or "samples/*.png"), copied to results/, and the built files it
 lists (`assets = [...]`, paths under the project such as an index folder),

@@ -100,8 +100,10 @@ PROFILES = {
     "quick": Profile(
         "quick",
         "2 CPU cores: full quality protocol, short throughput timings, robustness on the first 1,000 test images",
-        quality={"extractors": (quality.DOMAIN,), "kid_subsets": 100},
-        throughput={"steps": 10, "warmup": 3, "repeats": 10},
+        # diffusion: three sampler step counts, 1,000 images each (every image costs a U-Net pass per step)
+        quality={"extractors": (quality.DOMAIN,), "kid_subsets": 100, "diffusion_steps": (10, 25, 50),
+                 "diffusion_n": 1000},
+        throughput={"steps": 10, "warmup": 3, "repeats": 10, "diffusion_steps": (10, 25, 50)},
         robustness={"limit": 1000, "epsilons": (0.0, 0.05, 0.1, 0.2, 0.3), "pgd_steps": 10},
         memory={
             "resolutions": (64, 128, 256),
@@ -111,6 +113,7 @@ PROFILES = {
             "warmup": 1,
         },
         collection={"epochs": 10, "networks": collection.NETWORKS},
+        timeline={"diffusion_steps": 10},
         serving={"clients": (1, 16), "seconds": 8.0},
         loader={"sizes": (64, 128, 256), "workers": (0, 1, 2), "batches": 6, "train_steps": 4, "train_warmup": 1},
         translation={"diversity_images": 32, "kid_subsets": 100},
@@ -121,8 +124,10 @@ PROFILES = {
     "full": Profile(
         "full",
         "a GPU: quality with every available extractor, long throughput timings, robustness on the whole test split",
-        quality={"extractors": (quality.DOMAIN, "inception-if-present"), "kid_subsets": 100},
-        throughput={"steps": 30, "warmup": 5, "repeats": 20},
+        quality={"extractors": (quality.DOMAIN, "inception-if-present"), "kid_subsets": 100,
+                 "diffusion_steps": (10, 25, 50, 250, 1000)},
+        throughput={"steps": 30, "warmup": 5, "repeats": 20, "diffusion_steps": (10, 25, 50, 250, 1000),
+                    "diffusion_repeats": 5},
         robustness={"limit": None, "epsilons": robustness.DEFAULT_EPSILONS, "pgd_steps": 10},
         memory={
             "resolutions": (64, 128, 256, 512, 1024),
@@ -132,6 +137,7 @@ PROFILES = {
             "warmup": 2,
         },
         collection={"epochs": 10, "networks": collection.NETWORKS},
+        timeline={"diffusion_steps": 50},
         serving={"clients": (1, 16), "seconds": 30.0},
         loader={"sizes": (64, 128, 256), "workers": (0, 1, 2, 4), "batches": 30, "train_steps": 20, "train_warmup": 5},
         translation={"diversity_images": None, "kid_subsets": 100},
@@ -167,7 +173,9 @@ def plan_quality(models: list[str], profile: Profile, device: str, results: Path
 
 
 def plan_throughput(models: list[str], profile: Profile, device: str, results: Path) -> list[throughput.Scenario]:
-    return [throughput.Scenario(model, device, **profile.throughput) for model in models]
+    # each inference backend the device has (CPU: torch and onnx), onnx for the models that have or can get a graph;
+    # a diffusion model at each of the profile's sampler step counts
+    return throughput.scenarios(models, device, throughput.default_backends(device), **profile.throughput)
 
 
 def plan_robustness(models: list[str], profile: Profile, device: str, results: Path) -> list[robustness.Scenario]:

@@ -2,6 +2,7 @@
 
     python -m benchmarks.quality [--models NAME ...] [--extractors domain inception-v3-compat ...]
                                  [--n-generated N] [--kid-subsets 100] [--seed 0] [--device cpu|cuda]
+                                 [--steps 10 25 50] [--diffusion-n N]
                                  [--no-baselines] [--out results/quality.jsonl] [--samples results/samples]
 
 The protocol, per generator (default: every generator in pretrained/):
@@ -23,6 +24,11 @@ The held-out split is the test split, except for the clothing photos: their
 `validation` (classifier-clothing-64 features, FID test-vs-train 18.3,
 test-vs-validation 18.6, but validation-vs-train 6.8; KID 0.11 vs 0.006), so
 the baseline uses `validation`, which matches what the generator learnt.
+
+A diffusion model (DDPM) is scored at each of `--steps` sampler step counts (each its own row
+set, named `model@Nsteps` except at its default), with `--diffusion-n` images: every image costs a
+network pass per step, so on a CPU fewer images (KID is unbiased in the sample size; FID is not, so
+compare FIDs at equal image counts only).
 
 Rows appended to `--out`: fid, kid_mean, kid_std, precision, recall, each with
 the extractor, n_real, n_generated, split and seed in params. Patch-based
@@ -77,6 +83,7 @@ class Scenario:
     device: str = DEFAULT_DEVICE
     batch_size: int = 256
     samples: Path | None = None  # folder for the candidate's sample grid (generators only)
+    steps: int | None = None  # a diffusion model's sampler steps (None: its default; GANs: must stay None)
 
     def __post_init__(self) -> None:
         if self.candidate not in CANDIDATES:
@@ -120,6 +127,13 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
         if scenario.candidate == "untrained":
             generator = untrained_copy(generator, scenario.seed)
         pipe = GeneratorPipeline(generator, scenario.model, device)
+        if pipe.takes_steps:  # a diffusion model: what its images cost is part of the scenario
+            pipe.sampling_steps = pipe.check_steps(scenario.steps) or pipe.sampling_steps
+            params["sampling_steps"] = pipe.sampling_steps
+            if scenario.candidate == "trained":
+                name = steps_name(name, pipe.sampling_steps, config.sampling_steps)
+        elif scenario.steps is not None:
+            pipe.check_steps(scenario.steps)  # the one-line error: a GAN takes no steps
         reference_split = load_split(dataset, split, size, config.channels, pad)
         heldout_split = HELDOUT_SPLITS.get(dataset, "test")
         heldout = load_split(dataset, heldout_split, size, config.channels, pad)
@@ -172,6 +186,12 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
                 for metric, unit in fidelity.METRICS.items()]
     return [Row(BENCHMARK, name, dataset, metric, scores[metric], unit, label, params, data)
             for metric, unit in metrics.items()]
+
+
+def steps_name(model: str, steps: int, default: int) -> str:
+    """How a diffusion model's rows are named at `steps` sampler steps: the model itself at its default steps
+    (what `sample()` gives), else `model@Nsteps`, so tables and charts show each cost as its own line."""
+    return model if steps == default else f"{model}@{steps}steps"
 
 
 def generator_data(source: str) -> tuple[str, str, int, int]:
@@ -276,12 +296,16 @@ def scenarios(
     models: list[str],
     extractors: tuple[str, ...] = (DOMAIN,),
     baselines: bool = True,
+    diffusion_steps: tuple[int, ...] = (),
+    diffusion_n: int | None = None,
     **options,
 ) -> list[Scenario]:
     """Each generator with each extractor, plus (once per dataset geometry and extractor) the baselines.
 
-    A model whose config or training.json cannot be read gets no baselines:
-    its own scenario records the error.
+    A diffusion model is scored once per sampler step count in `diffusion_steps` (none given: its default),
+    with `diffusion_n` images when given (its images cost that many network passes each); its untrained twin
+    once, at the fewest steps. A model whose config or training.json cannot be read gets no baselines: its
+    own scenario records the error.
     """
     out: list[Scenario] = []
     real_seen: set[tuple] = set()
@@ -289,11 +313,15 @@ def scenarios(
     # Patch-based generators first: a real baseline shared by a geometry then also gets their seam ratio.
     for model in sorted(models, key=lambda model: _micro_size(model) is None):
         geometry = _geometry(model) if baselines else None
+        diffusion = takes_steps(model)
+        steps = tuple(sorted(diffusion_steps)) if diffusion and diffusion_steps else (None,)
+        own = {**options, "n_generated": diffusion_n or options.get("n_generated")} if diffusion else options
         for extractor in extractors:
-            out.append(Scenario(model, "trained", extractor, **options))
+            out += [Scenario(model, "trained", extractor, **{**own, "steps": s}) for s in steps]
             if geometry is None:
                 continue
-            out.append(Scenario(model, "untrained", extractor, **baseline_options))
+            untrained = {**baseline_options, **({"n_generated": own["n_generated"], "steps": steps[0]} if diffusion else {})}
+            out.append(Scenario(model, "untrained", extractor, **untrained))
             if (geometry, extractor) not in real_seen:
                 real_seen.add((geometry, extractor))
                 out.append(Scenario(model, "real", extractor, **baseline_options))
@@ -308,6 +336,17 @@ def _geometry(model: str) -> tuple | None:
     except Exception:  # noqa: BLE001 - the model's own scenario will record the real error as rows
         return None
     return dataset, split, size, pad, config.get("channels")
+
+
+def takes_steps(model: str) -> bool:
+    """Whether `model` is a diffusion model (its family takes sampler steps); False when unreadable."""
+    from core.models import MODELS
+
+    try:
+        family = read_config(resolve_source(model)).get("family")
+    except Exception:  # noqa: BLE001 - the model's own scenario will record the real error as rows
+        return False
+    return family in MODELS and "steps" in MODELS.get(family).accepts
 
 
 def _micro_size(model: str) -> int | None:
@@ -376,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extractors", nargs="+", default=[DOMAIN],
                         help=f"'{DOMAIN}' (the dataset's classifier, default), '{fidelity.INCEPTION}', or classifier folders/names")
     parser.add_argument("--n-generated", type=int, help="generated images per model (default: the size of the held-out split)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[],
+                        help="diffusion models: sampler step counts to score (default: each model's own)")
+    parser.add_argument("--diffusion-n", type=int, help="diffusion models: generated images (default: --n-generated)")
     parser.add_argument("--kid-subsets", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-baselines", action="store_true", help="skip the real-vs-real and untrained baselines")
@@ -388,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     if not models:
         parser.error(f"no generators in {PRETRAINED_DIR}; pass --models")
     try:
-        plan = scenarios(models, tuple(args.extractors), not args.no_baselines, n_generated=args.n_generated,
+        plan = scenarios(models, tuple(args.extractors), not args.no_baselines, tuple(args.steps), args.diffusion_n,
+                         n_generated=args.n_generated,
                          kid_subsets=args.kid_subsets, seed=args.seed, device=args.device, samples=args.samples)
     except ValueError as err:
         parser.error(str(err))

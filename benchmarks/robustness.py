@@ -93,7 +93,7 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
     label = device_label(scenario.device)
     dataset, data_note = "unknown", ""
     try:
-        pipe = load_classifier_cached(scenario.model, str(resolve_device(scenario.device)))
+        pipe = load_classifier_cached(scenario.model, str(resolve_device(scenario.device)), "torch")  # attacks need gradients
         dataset = model_dataset(scenario.model)
         test = test_split(dataset, pipe.image_size, pipe.channels)
         images, labels = test.images, test.labels

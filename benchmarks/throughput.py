@@ -1,15 +1,26 @@
-"""Training and generation throughput of the DCGAN models, on one device.
+"""Training and inference throughput of the shipped models, on one device, on each inference backend.
 
     python -m benchmarks.throughput [--models pretrained/dcgan-fashion-mnist ...] [--steps 30] [--warmup 5]
-                                    [--repeats 20] [--device cpu|cuda] [--out results/throughput.jsonl]
+                                    [--repeats 20] [--device cpu|cuda] [--backends torch onnx] [--no-training]
+                                    [--sampling-steps 10 25 50] [--out results/throughput.jsonl]
 
-Per model (default: every DCGAN in pretrained/), with rows appended to `--out`:
-    train_images_per_s            the real `Trainer`, rebuilt from the model's training.json: `--warmup`
-                                  untimed, then `--steps` timed iterations of `Trainer.train_step()`
+Per model (default: every DCGAN in pretrained/; any generator, classifier or translator can be given) and
+backend (default on the CPU: torch and onnx; on a GPU: torch), with rows appended to `--out`:
+    train_images_per_s            torch only: the real `Trainer`, rebuilt from the model's training.json:
+                                  `--warmup` untimed, then `--steps` timed iterations of `Trainer.train_step()`
     latency_ms_batch{1,64}_{median,p90}
-                                  `GeneratorPipeline.sample(n)` end to end, as apps call it: latents,
-                                  labels, forward pass, uint8 images on the host; `--repeats` timed calls
-    gen_images_per_s_batch64      64 / the median batch-64 latency
+                                  the pipeline end to end, as apps call it, `--repeats` timed calls: a generator's
+                                  `sample(n)` (latents, labels, forward pass, uint8 images on the host), a
+                                  classifier's `predict_proba` and a translator's `translate` of seeded uint8 images
+    gen_images_per_s_batch64      generators: 64 / the median batch-64 latency (images_per_s_batch64 for the others)
+
+A diffusion model is timed at each of `--sampling-steps` (rows named `model@Nsteps` except at its default step
+count, `sampling_steps` in params), with one warm-up and two timed calls per batch size: a call costs a U-Net
+pass per step.
+
+Rows say their backend in `params`: torch (the weights) or onnx (model.onnx through onnxruntime, as
+many threads as torch). A model without a model.onnx is exported into a temporary copy for the run (pretrained/
+is never written); one whose family has no ONNX export gets torch rows only.
 
 A model that fails gives error rows (value None) and the others still run; the
 exit code is 1 when any row is an error. Runs in one process on one device:
@@ -19,6 +30,7 @@ it resets accelerate's per-process state around each training measurement.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -26,6 +38,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,9 +47,18 @@ from accelerate.utils import patch_environment
 from tqdm.auto import tqdm
 
 from benchmarks import run_scenarios
+from benchmarks.quality import steps_name, takes_steps
 from core.errors import UserError
-from core.hub import family_of, read_config, read_training
-from core.inference import GeneratorPipeline, list_models, resolve_device, resolve_source
+from core.hub import CONFIG_FILE, WEIGHTS_FILE, family_of, read_config, read_training
+from core.inference import (
+    ClassifierPipeline,
+    GeneratorPipeline,
+    TranslatorPipeline,
+    list_models,
+    resolve_device,
+    resolve_source,
+)
+from core.onnx import BACKENDS, ONNX_FILE, export_of, export_onnx
 from core.paths import PRETRAINED_DIR, RESULTS_DIR
 from core.results import Row, device_label
 from core.train.config import TrainConfig, load_training_config
@@ -47,9 +69,33 @@ DEVICES = ("cpu", "cuda")
 DEFAULT_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 LATENCY_BATCHES = (1, 64)
 TRAIN_METRICS = [("train_images_per_s", "images/s")]
-GEN_METRICS = [(f"latency_ms_batch{b}_{stat}", "ms") for b in LATENCY_BATCHES for stat in ("median", "p90")] + [
-    (f"gen_images_per_s_batch{LATENCY_BATCHES[-1]}", "images/s")
-]
+LATENCY_METRICS = [(f"latency_ms_batch{b}_{stat}", "ms") for b in LATENCY_BATCHES for stat in ("median", "p90")]
+GEN_METRICS = LATENCY_METRICS + [(f"gen_images_per_s_batch{LATENCY_BATCHES[-1]}", "images/s")]
+# classifiers and translators: images classified or translated per second
+IMAGE_METRICS = LATENCY_METRICS + [(f"images_per_s_batch{LATENCY_BATCHES[-1]}", "images/s")]
+PIPELINES = {"generator": GeneratorPipeline, "classifier": ClassifierPipeline, "translator": TranslatorPipeline}
+INPUTS = {
+    "generator": "none read: latents drawn from N(0, I), classes cycled",
+    "classifier": "none read: uniform random uint8 images",
+    "translator": "none read: uniform random uint8 photos at the model's size, targets cycled",
+}
+
+
+def default_backends(device: str) -> tuple[str, ...]:
+    """The backends measured by default: both on the CPU; on a GPU only torch (onnxruntime runs on the CPU here)."""
+    return BACKENDS if device == "cpu" else ("torch",)
+
+
+def onnx_ready(model: str) -> bool:
+    """Whether `model` has a model.onnx or its family can be exported to one (else it gets no onnx rows)."""
+    try:
+        folder = resolve_source(model)
+        if (folder / ONNX_FILE).is_file():
+            return True
+        export_of(family_of(read_config(folder), folder))
+    except UserError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -59,12 +105,19 @@ class Scenario:
     model: str  # a model folder, a name in pretrained/, or a Hub repo id
     device: str = DEFAULT_DEVICE
     steps: int = 30  # timed training steps
-    warmup: int = 5  # untimed training steps, and untimed generation calls per batch size
-    repeats: int = 20  # timed generation calls per batch size
+    warmup: int = 5  # untimed training steps, and untimed inference calls per batch size
+    repeats: int = 20  # timed inference calls per batch size
+    backend: str = "torch"  # what serves inference: torch (the weights) or onnx (model.onnx through onnxruntime)
+    training: bool = True  # time training too (torch only)
+    sampling_steps: int | None = None  # a diffusion model's sampler steps (None: its default); rows named model@Nsteps
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.backend == "onnx" and self.device != "cpu":
+            raise ValueError("the onnx backend runs on the CPU (onnxruntime's CPU execution provider): use device cpu")
         if self.steps < 1 or self.repeats < 1 or self.warmup < 0:
             got = f"steps={self.steps}, repeats={self.repeats}, warmup={self.warmup}"
             raise ValueError(f"need steps >= 1, repeats >= 1, warmup >= 0; got {got}")
@@ -74,25 +127,55 @@ class Scenario:
         return Path(self.model).name
 
 
+def scenarios(models: list[str], device: str, backends: tuple[str, ...], diffusion_steps: tuple[int, ...] = (),
+              diffusion_warmup: int = 1, diffusion_repeats: int = 2, **settings: Any) -> list[Scenario]:
+    """Each model on each backend (onnx only where it has or can get a graph). A diffusion model once per sampler
+    step count in `diffusion_steps` (none: its default), with its own, fewer calls (each costs a U-Net pass per
+    step), training timed only once."""
+    out = []
+    for model in models:
+        diffusion = takes_steps(model)
+        for backend in backends:
+            if backend != "torch" and not onnx_ready(model):
+                continue
+            if not diffusion:
+                out.append(Scenario(model, device, backend=backend, **settings))
+                continue
+            for i, steps in enumerate(sorted(diffusion_steps) or [None]):
+                own = {**settings, "warmup": diffusion_warmup, "repeats": diffusion_repeats}
+                own["training"] = settings.get("training", True) and i == 0
+                out.append(Scenario(model, device, backend=backend, sampling_steps=steps, **own))
+    return out
+
+
 def run(scenario: Scenario, progress: bool = False) -> list[Row]:
-    """Rows for one model on one device; a failure becomes error rows, never an exception."""
+    """Rows for one model on one device and backend; a failure becomes error rows, never an exception."""
     label = device_label(scenario.device)
-    work = scenario.warmup + scenario.steps + len(LATENCY_BATCHES) * (scenario.warmup + scenario.repeats)
-    dataset = "unknown"
+    timed_training = scenario.training and scenario.backend == "torch"
+    work = (scenario.warmup + scenario.steps if timed_training else 0) + len(LATENCY_BATCHES) * (scenario.warmup + scenario.repeats)
+    dataset, kind = "unknown", "generator"  # what a model that cannot even be read is reported as
     rows: list[Row] = []
-    with tqdm(total=work, desc=f"{scenario.name} on {scenario.device}", leave=False, disable=not progress) as bar:
+    desc = f"{scenario.name} on {scenario.device} ({scenario.backend})"
+    with tqdm(total=work, desc=desc, leave=False, disable=not progress) as bar:
         try:
             folder = resolve_source(scenario.model)
-            config = load_training_config(folder)
-            dataset = config.dataset
-            rows += measure_training(scenario, folder, config, label, bar.update)
+            kind = family_of(read_config(folder), folder).kind
+            config = load_training_config(folder) if timed_training or (folder / "training.json").is_file() else None
+            dataset = config.dataset if config is not None else dataset
+            if timed_training:
+                rows += measure_training(scenario, folder, config, label, bar.update)
         except Exception as err:  # noqa: BLE001 - any failure is recorded as a row; the benchmark goes on
-            rows += error_rows(scenario, TRAIN_METRICS, dataset, label, err)
+            if timed_training:
+                rows += error_rows(scenario, TRAIN_METRICS, dataset, label, err)
         try:
-            rows += measure_generation(scenario, dataset, label, bar.update)
+            rows += measure_inference(scenario, kind, dataset, label, bar.update)
         except Exception as err:  # noqa: BLE001 - as above
-            rows += error_rows(scenario, GEN_METRICS, dataset, label, err)
+            rows += error_rows(scenario, inference_metrics(kind), dataset, label, err)
     return rows
+
+
+def inference_metrics(kind: str) -> list[tuple[str, str]]:
+    return GEN_METRICS if kind == "generator" else IMAGE_METRICS
 
 
 def error_rows(
@@ -100,6 +183,8 @@ def error_rows(
 ) -> list[Row]:
     message = f"{type(err).__name__}: {err}"
     params = {"steps": scenario.steps, "warmup": scenario.warmup, "repeats": scenario.repeats}
+    if metrics is not TRAIN_METRICS:
+        params["backend"] = scenario.backend
     return [
         Row(BENCHMARK, scenario.name, dataset, metric, None, unit, label, params, error=message)
         for metric, unit in metrics
@@ -186,37 +271,84 @@ def reset_accelerate() -> None:
     GradientState._reset_state()
 
 
-# ---------------------------------------------------------------------- generation
+# ---------------------------------------------------------------------- inference
 
 
-def measure_generation(scenario: Scenario, dataset: str, label: str, tick: Callable[[], object]) -> list[Row]:
+def measure_inference(scenario: Scenario, kind: str, dataset: str, label: str, tick: Callable[[], object]) -> list[Row]:
+    """The latency rows and the images/s row of one model's pipeline on the scenario's backend."""
     device = resolve_device(scenario.device)
-    pipe = GeneratorPipeline.from_pretrained(scenario.model, device=device)
-    precision = str(next(pipe.generator.parameters()).dtype).removeprefix("torch.")
-    data = "none read: latents drawn from N(0, I), classes cycled"
-    common = {"repeats": scenario.repeats, "warmup": scenario.warmup, "precision": precision}
-    rows, medians_ms = [], {}
-    for batch in LATENCY_BATCHES:
-        for seed in range(scenario.warmup):
-            pipe.sample(batch, seed=seed)
-            tick()
-        times_ms = []
-        for seed in range(scenario.repeats):
-            synchronize(device)
-            start = time.perf_counter()
-            pipe.sample(batch, seed=seed)
-            synchronize(device)
-            times_ms.append((time.perf_counter() - start) * 1000)
-            tick()
-        medians_ms[batch] = float(np.median(times_ms))
-        params = {"batch_size": batch, **common}
-        for stat, value in (("median", medians_ms[batch]), ("p90", np.percentile(times_ms, 90))):
-            rows.append(Row(BENCHMARK, scenario.name, dataset, f"latency_ms_batch{batch}_{stat}", value, "ms", label,
-                            {**params, "statistic": stat}, data))
+    with serving(scenario.model, kind, scenario.backend, device) as (pipe, graph):
+        weights = next(getattr(pipe, kind).parameters(), None)  # each pipeline holds its network under its kind's name
+        precision = "float32" if weights is None else str(weights.dtype).removeprefix("torch.")  # onnx: float32 graphs
+        common = {"repeats": scenario.repeats, "warmup": scenario.warmup, "precision": precision,
+                  "backend": scenario.backend, **({"onnx_file": graph} if graph else {})}
+        name = scenario.name
+        if kind == "generator" and pipe.takes_steps:  # a diffusion model: an image costs a U-Net pass per step
+            default = pipe.sampling_steps
+            pipe.sampling_steps = pipe.check_steps(scenario.sampling_steps) or default
+            common["sampling_steps"] = pipe.sampling_steps
+            name = steps_name(name, pipe.sampling_steps, default)
+        elif scenario.sampling_steps is not None:
+            raise UserError(f"{scenario.name} draws an image in one pass: only diffusion models take sampling steps")
+        rows, medians_ms = [], {}
+        for batch in LATENCY_BATCHES:
+            call = inference_call(kind, pipe, batch)
+            for seed in range(scenario.warmup):
+                call(seed)
+                tick()
+            times_ms = []
+            for seed in range(scenario.repeats):
+                synchronize(device)
+                start = time.perf_counter()
+                call(seed)
+                synchronize(device)
+                times_ms.append((time.perf_counter() - start) * 1000)
+                tick()
+            medians_ms[batch] = float(np.median(times_ms))
+            params = {"batch_size": batch, **common}
+            for stat, value in (("median", medians_ms[batch]), ("p90", np.percentile(times_ms, 90))):
+                rows.append(Row(BENCHMARK, name, dataset, f"latency_ms_batch{batch}_{stat}", value, "ms", label,
+                                {**params, "statistic": stat}, INPUTS[kind]))
     big = LATENCY_BATCHES[-1]
-    rows.append(Row(BENCHMARK, scenario.name, dataset, f"gen_images_per_s_batch{big}", big / (medians_ms[big] / 1000),
-                    "images/s", label, {"batch_size": big, **common, "statistic": "batch size / median latency"}, data))
+    metric = inference_metrics(kind)[-1][0]
+    rows.append(Row(BENCHMARK, name, dataset, metric, big / (medians_ms[big] / 1000), "images/s", label,
+                    {"batch_size": big, **common, "statistic": "batch size / median latency"}, INPUTS[kind]))
     return rows
+
+
+def inference_call(kind: str, pipe: Any, batch: int) -> Callable[[int], object]:
+    """What one timed call does for a pipeline of `kind` at `batch`, by seed: a generator samples; a classifier
+    classifies, and a translator translates, the same seeded uint8 images every call (drawn here, untimed)."""
+    if kind == "generator":
+        return lambda seed: pipe.sample(batch, seed=seed)
+    rng = np.random.default_rng(batch)
+    if kind == "classifier":
+        images = rng.integers(0, 256, (batch, pipe.image_size, pipe.image_size, pipe.channels), dtype=np.uint8)
+        return lambda seed: pipe.predict_proba(images)
+    photos = rng.integers(0, 256, (batch, pipe.image_size, pipe.image_size, 3), dtype=np.uint8)
+    targets = [pipe.targets[i % len(pipe.targets)] for i in range(batch)] if pipe.targets else None
+    return lambda seed: pipe.translate(photos, target=targets, seed=seed)
+
+
+@contextmanager
+def serving(model: str, kind: str, backend: str, device: torch.device) -> Iterator[tuple[Any, str]]:
+    """(the pipeline of `model` on `backend`, where its graph came from: "" for torch, "model.onnx" for the model's
+    own, "exported for this run" for one exported into a temporary copy of config.json and the weights)."""
+    pipeline = PIPELINES[kind]
+    if backend == "torch":
+        yield pipeline.from_pretrained(model, device=device, backend="torch"), ""
+        return
+    folder = resolve_source(model)
+    if (folder / ONNX_FILE).is_file():
+        yield pipeline.from_pretrained(folder, device=device, backend="onnx"), ONNX_FILE
+        return
+    with tempfile.TemporaryDirectory(prefix="fgl-throughput-onnx-") as tmp:
+        copy = Path(tmp) / folder.name  # same name: the rows and the pipeline say the model's
+        copy.mkdir()
+        for name in (CONFIG_FILE, WEIGHTS_FILE):
+            shutil.copy2(folder / name, copy / name)
+        export_onnx(copy)
+        yield pipeline.from_pretrained(copy, device=device, backend="onnx"), "exported for this run"
 
 
 # ---------------------------------------------------------------------- helpers
@@ -229,31 +361,32 @@ def synchronize(device: torch.device) -> None:
 
 
 def format_table(rows: list[Row]) -> str:
-    """One line per (model, device); "error" where a metric failed, the messages below."""
+    """One line per (model, device, backend); "error" where a metric failed, the messages below."""
     columns = [
-        ("train img/s", "train_images_per_s", "{:,.1f}"),
-        ("b1 median ms", "latency_ms_batch1_median", "{:.2f}"),
-        ("b1 p90 ms", "latency_ms_batch1_p90", "{:.2f}"),
-        ("b64 median ms", "latency_ms_batch64_median", "{:.2f}"),
-        ("gen img/s", "gen_images_per_s_batch64", "{:,.1f}"),
+        ("train img/s", ("train_images_per_s",), "{:,.1f}"),
+        ("b1 median ms", ("latency_ms_batch1_median",), "{:.2f}"),
+        ("b1 p90 ms", ("latency_ms_batch1_p90",), "{:.2f}"),
+        ("b64 median ms", ("latency_ms_batch64_median",), "{:.2f}"),
+        ("b64 img/s", ("gen_images_per_s_batch64", "images_per_s_batch64"), "{:,.1f}"),
     ]
-    groups: dict[tuple[str, str], dict[str, Row]] = {}
+    groups: dict[tuple[str, str, str], dict[str, Row]] = {}
     for row in rows:
-        groups.setdefault((row.model, row.device), {})[row.metric] = row
-    header = ["model", "device", *(title for title, _, _ in columns)]
+        # a training row is torch's; it goes on the model's torch line
+        groups.setdefault((row.model, row.device, row.params.get("backend", "torch")), {})[row.metric] = row
+    header = ["model", "device", "backend", *(title for title, _, _ in columns)]
     lines = [header]
     errors: dict[tuple[str, str, str], None] = {}
-    for (model, device), metrics in groups.items():
-        cells = [model, device]
-        for _, metric, fmt in columns:
-            row = metrics.get(metric)
+    for (model, device, backend), metrics in groups.items():
+        cells = [model, device, backend]
+        for _, names, fmt in columns:
+            row = next((metrics[name] for name in names if name in metrics), None)
             cells.append("-" if row is None else "error" if row.error else fmt.format(row.value))
             if row is not None and row.error:
                 errors[(model, device, row.error)] = None
         lines.append(cells)
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = [
-        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+        "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
         for line in lines
     ]
     text += [f"error: {model} on {device}: {message}" for model, device, message in errors]
@@ -263,12 +396,18 @@ def format_table(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--models", nargs="+", help="model folders or names in pretrained/ (default: every DCGAN there)"
+        "--models", nargs="+", help="model folders or names in pretrained/: generators, classifiers, translators "
+        "(default: every DCGAN there)"
     )
     parser.add_argument("--steps", type=int, default=30, help="timed training steps (default 30)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed training steps and generation calls (default 5)")
-    parser.add_argument("--repeats", type=int, default=20, help="timed generation calls per batch size (default 20)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed training steps and inference calls (default 5)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed inference calls per batch size (default 20)")
     parser.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE, help="default: cuda if available")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS,
+                        help="inference backends (default: torch and onnx on the CPU, torch on a GPU)")
+    parser.add_argument("--no-training", action="store_true", help="inference only: no training rows")
+    parser.add_argument("--sampling-steps", type=int, nargs="+", default=[],
+                        help="diffusion models: the sampler step counts to time (default: each model's own)")
     parser.add_argument(
         "--out", type=Path, default=RESULTS_DIR / "throughput.jsonl", help="JSON-lines file to append to"
     )
@@ -277,12 +416,14 @@ def main(argv: list[str] | None = None) -> int:
     models = args.models or [str(PRETRAINED_DIR / name) for name in list_models(PRETRAINED_DIR, "dcgan")]
     if not models:
         parser.error(f"no DCGAN models in {PRETRAINED_DIR}; pass --models")
+    backends = args.backends or default_backends(args.device)
     try:
-        scenarios = [Scenario(model, args.device, args.steps, args.warmup, args.repeats) for model in models]
+        plan = scenarios(models, args.device, backends, steps=args.steps, warmup=args.warmup, repeats=args.repeats,
+                         training=not args.no_training, diffusion_steps=tuple(args.sampling_steps))
     except ValueError as err:
         parser.error(str(err))
 
-    rows = run_scenarios(scenarios, lambda scenario: run(scenario, progress=True), args.out, BENCHMARK, unit="model")
+    rows = run_scenarios(plan, lambda scenario: run(scenario, progress=True), args.out, BENCHMARK, unit="model")
     print(format_table(rows))
     print(f"{len(rows)} rows appended to {args.out}")
     return 1 if any(row.error for row in rows) else 0

@@ -8,7 +8,8 @@ epochs 1, 5 and 10; 1, 10, 25 and 50 under `full`) keeps the averaged generator 
 `RUN_DIR/snapshots/epoch_NNN/`. Each snapshot is scored with the quality protocol
 (`benchmarks.quality.generator_scores`: FID, KID, precision, recall and, for a
 class-conditional generator, conditional accuracy), against the split the run
-trained on, with as many samples as its held-out split has. Default runs: every
+trained on, with as many samples as its held-out split has (a diffusion model:
+`diffusion_n` samples at `diffusion_steps` sampler steps, from the profile). Default runs: every
 folder under runs/ that holds snapshots.
 
 Rows (benchmark "timeline") are named after the run's recipe, which is the name
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import quality, run_scenarios
+from benchmarks import fidelity, quality, run_scenarios
 from core.errors import UserError
 from core.inference import GeneratorPipeline, resolve_device
 from core.paths import PROJECT_ROOT, RESULTS_DIR
@@ -48,6 +49,10 @@ class Scenario:
     seed: int = 0
     device: str = DEFAULT_DEVICE
     kid_subsets: int = 100
+    # a diffusion model's snapshots: sampler steps and images (None: its default steps; the held-out split's size,
+    # as for the GANs, so that their FIDs compare)
+    diffusion_steps: int | None = None
+    diffusion_n: int | None = None
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -89,8 +94,14 @@ def run(scenario: Scenario) -> list[Row]:
         n = len(load_dataset(dataset, quality.HELDOUT_SPLITS.get(dataset, "test"), image_size=config.image_size,
                              channels=config.channels or None, pad=config.pad))
         pipe = GeneratorPipeline.from_pretrained(scenario.snapshot, device=device)
+        if pipe.takes_steps:  # each image costs a network pass per step: the profile's steps and images
+            pipe.sampling_steps = pipe.check_steps(scenario.diffusion_steps) or pipe.sampling_steps
+            n = scenario.diffusion_n or n
+            params["sampling_steps"] = pipe.sampling_steps
         scores = quality.generator_scores(pipe, dataset, reference, n, scenario.seed, device, kid_subsets=scenario.kid_subsets)
         params["n_generated"], params["n_real"] = n, len(reference)
+        params["images_seen"] = int(snapshot["epoch"] * len(reference))  # training images: epochs over the split
+        params["extractor"] = fidelity.DOMAIN_EXTRACTORS[dataset]
         data = f"reference: {reference.describe()}; candidate: {n:,} generated images"
     except Exception as err:  # noqa: BLE001 - a failed snapshot is recorded as rows; the benchmark goes on
         return [Row(BENCHMARK, model, dataset, metric, None, "", label, params, data, error=f"{type(err).__name__}: {err}")

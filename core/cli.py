@@ -1,4 +1,4 @@
-"""Command line: `python -m core {train,generate,translate,export,card,push,cluster,index,search,list}`.
+"""Command line: `python -m core {train,generate,translate,export,export-onnx,card,push,cluster,index,search,list}`.
 
 Thin by design: parse, validate with a one-line message, print the resolved
 config, then call the library.
@@ -25,11 +25,14 @@ examples:
   python -m core train --recipe dcgan-clothing-64 --dataset hf:owner/name --set data_loading=stream workers=2
   python -m core train --recipe classifier-conv-adv-fashion-mnist --set adversarial_training.epsilon=0.2
   python -m core generate --model pretrained/dcgan-fashion-mnist --n 20 --label Sneaker --out sneakers.png
+  python -m core generate --model pretrained/ddpm-fashion-mnist-32 --n 16 --steps 25 --out ddpm.png
   python -m core train --recipe pix2pix-edges2clothing-64 --dataset folder:~/shoes   # edges -> your own photos
   python -m core translate --model stargan-clothing-64 --input photo.jpg --target dress --out dress.png
   python -m core translate --model fader-clothing-64 --input tee.jpg --photo-class t-shirt --color red --strength 0.7
   python -m core translate --model munit-tshirt2longsleeve-64 --input tee.jpg --styles 6 --show-input --out styles.png
   python -m core export runs/dcgan-fashion-mnist --name dcgan-fashion-mnist
+  python -m core export-onnx dcgan-fashion-mnist stargan-clothing-64   # model.onnx beside the weights, parity checked
+  BACKEND=onnx python -m core generate --model dcgan-fashion-mnist --n 16 --out onnx.png   # served by onnxruntime
   python -m core card pretrained/dcgan-fashion-mnist        # refresh its metrics after `make bench`
   python -m core push pretrained/dcgan-fashion-mnist --repo-id you/dcgan-fashion-mnist
   python -m core push dist/spaces/dcgan --repo-id you/dcgan-demo --repo-type space
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--n", type=int, default=16, help="number of images (default 16)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--label", nargs="+", help="class id(s) or name(s): one for all, or one per image")
+    generate.add_argument("--steps", type=int, help="a diffusion model's sampler steps (default: its own)")
     generate.add_argument("--nrow", type=int, help="images per row")
     generate.add_argument("--scale", type=int, default=0, help="enlarge the grid by this factor (default: auto)")
     generate.add_argument("--out", type=Path, default=Path("samples.png"))
@@ -109,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out-root", type=Path, help="parent folder (default: pretrained/)")
     export.add_argument("--note", action="append", default=[], metavar="TEXT",
                         help="a sentence for the card's Training section, e.g. how the data was prepared (repeatable)")
+
+    onnx = commands.add_parser("export-onnx", help="write model.onnx (dynamic batch) beside exported models, its parity "
+                               "with PyTorch in onnx.json", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    onnx.add_argument("models", nargs="*", metavar="MODEL", help="names in pretrained/ or model folders (with their "
+                      "stage snapshots, which the ProGAN Space loads too)")
+    onnx.add_argument("--all", action="store_true", help="every exported model in pretrained/")
 
     card = commands.add_parser("card", help="re-render an exported model's card with the latest results/ rows")
     card.add_argument("folders", type=Path, nargs="+", metavar="FOLDER")
@@ -285,7 +295,7 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
     device = resolve_device(args.device)
     pipe = GeneratorPipeline.from_pretrained(args.model, device=device)
     labels = args.label[0] if args.label and len(args.label) == 1 else args.label
-    images = pipe.sample(args.n, seed=args.seed, labels=labels)
+    images = pipe.sample(args.n, seed=args.seed, labels=labels, steps=args.steps)
     scale = args.scale or max(1, 128 // pipe.image_size)
     path = save_png(make_grid(images, nrow=args.nrow), args.out, scale=scale)
     print(f"wrote {path} ({args.n} images from {pipe.name}, seed {args.seed})")
@@ -336,6 +346,34 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
         raise UserError(f"model name {args.name!r} may use letters, digits, '.', '_' and '-' only")
     print(f"exported to {export_run(args.run_dir, args.name, args.out_root or PRETRAINED_DIR, notes=args.note)}")
     return 0
+
+
+def cmd_export_onnx(args: argparse.Namespace, argv: list[str]) -> int:
+    import time
+
+    from core.hub import snapshot_folders
+    from core.inference import list_models
+    from core.onnx import ONNX_FILE, describe_parity, export_onnx, model_folder
+    from core.paths import PRETRAINED_DIR
+
+    if args.all == bool(args.models):
+        raise UserError("name the models to export (names in pretrained/ or folders), or give --all")
+    # every name is checked before the first export
+    folders = [PRETRAINED_DIR / name for name in list_models()] if args.all else [model_folder(m) for m in args.models]
+    failed = 0
+    for folder in folders:
+        for target in (folder, *snapshot_folders(folder)):
+            label = target.name if target == folder else f"{folder.name}/{target.relative_to(folder).as_posix()}"
+            start = time.perf_counter()
+            try:
+                record = export_onnx(target)
+            except UserError as err:  # one model that cannot be exported does not stop the others
+                print(f"error: {label}: {err}", file=sys.stderr)
+                failed += 1
+                continue
+            print(f"{label}: wrote {target / ONNX_FILE} (opset {record['opset']}, {record['bytes'] / 1e6:.1f} MB, "
+                  f"{time.perf_counter() - start:.1f} s); parity with torch: {describe_parity(record['parity'])}")
+    return 1 if failed else 0
 
 
 def cmd_card(args: argparse.Namespace, argv: list[str]) -> int:
@@ -489,7 +527,7 @@ def cmd_search(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"cluster": cmd_cluster, "index": cmd_index, "search": cmd_search, "train": cmd_train, "generate": cmd_generate, "translate": cmd_translate, "export": cmd_export, "card": cmd_card, "push": cmd_push, "list": cmd_list}
+COMMANDS = {"cluster": cmd_cluster, "index": cmd_index, "search": cmd_search, "train": cmd_train, "generate": cmd_generate, "translate": cmd_translate, "export": cmd_export, "export-onnx": cmd_export_onnx, "card": cmd_card, "push": cmd_push, "list": cmd_list}
 
 
 def next_run_dir(root: Path, label: str) -> Path:

@@ -80,8 +80,11 @@ def pick(models: Mapping[str, str], label: str | None) -> str:
 
 
 def load_patch_model(source: str) -> GeneratorPipeline:
-    """The cached pipeline for `source`, which must draw by parts; failures are one-line UserErrors."""
-    pipe = common.load(source)
+    """The cached pipeline for `source`, which must draw by parts; failures are one-line UserErrors.
+
+    Always the torch backend, whatever `$BACKEND` says: a COCO-GAN's model.onnx draws whole images only, and
+    parts, beyond-boundary and patch-guided generation are what this Space shows."""
+    pipe = common.load(source, backend="torch")
     if not pipe.is_patch_based:
         raise UserError(f"{pipe.name} draws whole images; this Space needs a patch-based generator (COCO-GAN)")
     return pipe

@@ -184,6 +184,8 @@ def export_run(run_dir: str | Path, name: str, out_root: str | Path = PRETRAINED
         # longer) is that stage again: the exported model itself stands for it
         if "milestone" in snapshot and read_config(record.parent).get("current_size") != reached:
             export_snapshot(record.parent, tmp / SNAPSHOTS_DIR / record.parent.name)
+    for write_format in family_of(read_config(tmp), tmp).exporters:
+        write_format(tmp)
     (tmp / TRAINING_FILE).write_text(json.dumps(training, indent=2))
     write_card(tmp, name=name)
     if out.exists():
@@ -231,6 +233,8 @@ def snapshot_folders(folder: str | Path) -> list[Path]:
 
 def write_card(folder: str | Path, name: str | None = None, results_dir: str | Path = RESULTS_DIR) -> Path:
     """(Re)render an exported model's README.md from its files and the latest benchmark rows."""
+    from core.onnx import read_record
+
     folder = Path(folder)
     name = name or folder.name
     if not (folder / TRAINING_FILE).is_file():
@@ -266,6 +270,7 @@ def write_card(folder: str | Path, name: str | None = None, results_dir: str | P
         notes=training.get("notes", []),
         has_samples=(folder / "samples.png").is_file(),
         metrics=metrics,
+        onnx=read_record(folder),  # what `python -m core export-onnx` measured, when it ran here
         **extra,
     )
     path = folder / "README.md"
@@ -500,15 +505,17 @@ def quality_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dic
             p = row["params"]
             same_protocol = (p["extractor"], row["dataset"], p.get("image_size")) == (extractor, dataset, size)
             is_baseline = p.get("candidate") == "real" or (p.get("candidate") == "untrained" and p.get("generator") == model)
-            if same_protocol and (row["model"] == model or is_baseline):
+            is_variant = p.get("candidate") == "trained" and p.get("generator") == model  # a diffusion model's other steps
+            if same_protocol and (row["model"] == model or is_baseline or is_variant):
                 line = lines.setdefault((extractor, row["model"]), {
                     "model": row["model"], "extractor": extractor, "candidate": p.get("candidate", "trained"),
+                    "steps": p.get("sampling_steps"),
                     "n_generated": p.get("n_generated"), "n_real": p.get("n_real"), "data": row.get("data") or "-",
                     "device": row["device"], "commit": row.get("commit") or "-",
                 })
                 line[row["metric"]] = row["value"]
     order = {"trained": 0, "real": 1, "untrained": 2}
-    return sorted(lines.values(), key=lambda line: (line["extractor"], order.get(line["candidate"], 3)))
+    return sorted(lines.values(), key=lambda line: (line["extractor"], order.get(line["candidate"], 3), line["steps"] or 0))
 
 
 def timeline_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dict[str, Any]]:

@@ -14,6 +14,8 @@ The CLI, the Spaces and the benchmarks all go through this module. Latents
 `seed`, so a seed gives the same images on every device and never touches the
 global RNG. What a generator takes besides z is what its family declares
 (`ModelFamily.accepts`): class labels, latent codes, or parts (COCO-GAN).
+`from_pretrained(..., backend="onnx")` (default `$BACKEND`, else torch) serves the model.onnx beside the
+weights through onnxruntime instead, behind the same calls (`core.onnx`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from core.errors import UserError
 from core.hub import CONFIG_FILE, family_of, read_config, read_weights
 from core.images import to_uint8
 from core.models import MODELS, ModelFamily
+from core.onnx import load_onnx, resolve_backend
 from core.paths import PRETRAINED_DIR
 from core.validation import check_seed, whole_number
 
@@ -50,7 +53,7 @@ class GeneratorPipeline:
         self.source = source
         self.family: ModelFamily = network_family(generator)
         config = generator.config
-        self.z_dim: int = config.z_dim
+        self.z_dim: int = generator.z_dim
         self.num_classes: int = config.num_classes if "labels" in self.family.accepts else 0
         self.class_names: list[str] = list(config.class_names) or [str(i) for i in range(self.num_classes)]
         self.image_size: int = generator.output_size
@@ -58,11 +61,16 @@ class GeneratorPipeline:
         takes_codes = "codes" in self.family.accepts
         self.categorical_codes: int = getattr(config, "categorical_codes", 0) if takes_codes else 0
         self.continuous_codes: int = getattr(config, "continuous_codes", 0) if takes_codes else 0
+        # a diffusion model: how many sampler steps an image costs, by default (`steps` of sample and generate)
+        self.sampling_steps: int = config.sampling_steps if self.takes_steps else 0
 
     @classmethod
-    def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None) -> GeneratorPipeline:
-        """Load from a local folder, or download a Hub repo id (`user/name`)."""
-        return cls(load_network(source, "generator"), str(source), device)
+    def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None,
+                        backend: str | None = None) -> GeneratorPipeline:
+        """Load from a local folder, or download a Hub repo id (`user/name`); `backend`: see `load_network`
+        (default `$BACKEND`, else torch)."""
+        backend = resolve_backend(backend)
+        return cls(load_network(source, "generator", backend), str(source), backend_device(backend, device))
 
     @property
     def name(self) -> str:
@@ -71,6 +79,19 @@ class GeneratorPipeline:
     @property
     def code_dim(self) -> int:
         return self.categorical_codes + self.continuous_codes
+
+    @property
+    def takes_steps(self) -> bool:
+        """Whether images are drawn in sampler steps (a diffusion model), so that `steps` trades speed for quality."""
+        return "steps" in self.family.accepts
+
+    def check_steps(self, steps: int | None) -> int | None:
+        """`steps` validated for this generator: None (the default) or 1 .. the training schedule's length."""
+        if steps is None:
+            return None
+        if not self.takes_steps:
+            raise UserError(f"{self.name} draws an image in one pass: only diffusion models take sampling steps")
+        return whole_number(steps, "sampling steps", 1, self.generator.config.train_timesteps)
 
     # ------------------------------------------------------------------ inputs
 
@@ -158,35 +179,49 @@ class GeneratorPipeline:
 
     # ------------------------------------------------------------------ sampling
 
-    def images_tensor(self, z: torch.Tensor, labels: torch.Tensor | None = None, codes: torch.Tensor | None = None) -> torch.Tensor:
-        """uint8 images [N, C, H, W] on the pipeline's device for inputs already on it (one forward pass)."""
+    def images_tensor(self, z: torch.Tensor, labels: torch.Tensor | None = None, codes: torch.Tensor | None = None,
+                      steps: int | None = None) -> torch.Tensor:
+        """uint8 images [N, C, H, W] on the pipeline's device for inputs already on it (one forward pass; a diffusion
+        model: `steps` sampler steps, default its own)."""
         kwargs = {"codes": codes} if self.code_dim else {}
+        if self.takes_steps:
+            kwargs["steps"] = self.check_steps(steps) or self.sampling_steps
+        elif steps is not None:
+            self.check_steps(steps)  # the one-line error
         images = self.generator(z, labels, **kwargs)
         return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
     @torch.inference_mode()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, codes: torch.Tensor | None = None,
-                 batch_size: int = 256) -> np.ndarray:
-        """Images [N, H, W, C] uint8 for latents z [N, z_dim] (and class ids [N], codes [N, code_dim])."""
+                 batch_size: int = 256, steps: int | None = None) -> np.ndarray:
+        """Images [N, H, W, C] uint8 for latents z [N, z_dim] (and class ids [N], codes [N, code_dim]; a diffusion
+        model: `steps` sampler steps)."""
+        steps = self.check_steps(steps)
         chunks = []
         for start in range(0, len(z), batch_size):
             part = slice(start, start + batch_size)
             on_device = [None if t is None else t[part].to(self.device) for t in (z, labels, codes)]
-            chunks.append(self.images_tensor(*on_device).permute(0, 2, 3, 1).cpu().numpy())
+            chunks.append(self.images_tensor(*on_device, steps=steps).permute(0, 2, 3, 1).cpu().numpy())
         return np.concatenate(chunks) if chunks else np.zeros((0, self.image_size, self.image_size, self.channels), np.uint8)
 
-    def sample(self, n: int, seed: int = 0, labels: LabelSpec = None, codes: CodeSpec = None) -> np.ndarray:
+    def sample(self, n: int, seed: int = 0, labels: LabelSpec = None, codes: CodeSpec = None,
+               steps: int | None = None) -> np.ndarray:
         """`n` images [n, H, W, C] uint8 for `seed`; labels: class id(s) or name(s), default cycles classes;
-        codes (infoGAN): see `codes`, default drawn from the prior."""
+        codes (infoGAN): see `codes`, default drawn from the prior; steps (diffusion): sampler steps, default
+        `sampling_steps`."""
         n = whole_number(n, "number of images", 1, MAX_IMAGES)
-        return self.generate(self.latents(n, seed), self.labels(labels, n), self.codes(codes, n, seed))
+        steps = self.check_steps(steps)
+        return self.generate(self.latents(n, seed), self.labels(labels, n), self.codes(codes, n, seed), steps=steps)
 
-    def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: int | str | None = None) -> np.ndarray:
-        """A latent walk [steps, H, W, C] uint8 from seed_a's latent to seed_b's (spherical interpolation)."""
+    def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: int | str | None = None,
+                    sampling_steps: int | None = None) -> np.ndarray:
+        """A latent walk [steps, H, W, C] uint8 from seed_a's latent to seed_b's (spherical interpolation; a
+        diffusion model walks its starting noise, each image drawn in `sampling_steps`)."""
         steps = whole_number(steps, "interpolation steps", 2, MAX_IMAGES)
         z = slerp(self.latents(1, seed_a)[0], self.latents(1, seed_b)[0], torch.linspace(0, 1, steps))
         labels = self.labels(label if label is not None else 0, steps) if self.num_classes else None
-        return self.generate(z, labels, self.codes(None, 1, seed_a).expand(steps, -1) if self.code_dim else None)
+        return self.generate(z, labels, self.codes(None, 1, seed_a).expand(steps, -1) if self.code_dim else None,
+                             steps=self.check_steps(sampling_steps))
 
     def traverse(self, seed: int, code: int, values: Sequence[float], label: int | str | None = None,
                  codes: CodeSpec = None) -> np.ndarray:
@@ -316,9 +351,12 @@ class ClassifierPipeline:
         self.feature_dim: int = classifier.feature_dim
 
     @classmethod
-    def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None) -> ClassifierPipeline:
-        """Load from a local folder, a name in pretrained/, or a Hub repo id (`user/name`)."""
-        return cls(load_network(source, "classifier"), str(source), device)
+    def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None,
+                        backend: str | None = None) -> ClassifierPipeline:
+        """Load from a local folder, a name in pretrained/, or a Hub repo id (`user/name`); `backend`: see
+        `load_network` (default `$BACKEND`, else torch)."""
+        backend = resolve_backend(backend)
+        return cls(load_network(source, "classifier", backend), str(source), backend_device(backend, device))
 
     @property
     def name(self) -> str:
@@ -402,9 +440,12 @@ class TranslatorPipeline:
         self.style_dim: int = translator.style_dim
 
     @classmethod
-    def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None) -> TranslatorPipeline:
-        """Load from a local folder, a name in pretrained/, or a Hub repo id (`user/name`)."""
-        return cls(load_network(source, "translator"), str(source), device)
+    def from_pretrained(cls, source: str | Path, device: str | torch.device | None = None,
+                        backend: str | None = None) -> TranslatorPipeline:
+        """Load from a local folder, a name in pretrained/, or a Hub repo id (`user/name`); `backend`: see
+        `load_network` (default `$BACKEND`, else torch)."""
+        backend = resolve_backend(backend)
+        return cls(load_network(source, "translator", backend), str(source), backend_device(backend, device))
 
     @property
     def name(self) -> str:
@@ -623,8 +664,12 @@ def array_image(array: np.ndarray):
 PIPELINES = {"generator": "GeneratorPipeline", "classifier": "ClassifierPipeline", "translator": "TranslatorPipeline"}
 
 
-def load_network(source: str | Path, kind: str) -> nn.Module:
+def load_network(source: str | Path, kind: str, backend: str = "torch") -> nn.Module:
     """The exported network of `source`, which must be a `kind` ("generator", "classifier" or "translator").
+
+    `backend` "onnx": instead of the weights, the folder's model.onnx behind the same calls (`core.onnx`; written
+    by `python -m core export-onnx MODEL`), on the CPU. The default stays torch whatever `$BACKEND` says: the
+    pipelines' `from_pretrained` read it, callers that need weights (training, attacks, untrained twins) do not.
 
     The network's `family` attribute names the family it was exported as (networks shared by
     several families of the collection do not know it by their class).
@@ -641,6 +686,8 @@ def load_network(source: str | Path, kind: str) -> nn.Module:
         typed = family.make_config(**{key: value for key, value in config.items() if key != "family"})
     except UserError as err:
         raise UserError(f"{folder / CONFIG_FILE}: {err}") from None
+    if resolve_backend(backend) == "onnx":
+        return load_onnx(folder, family, typed)
     with torch.device("meta"):
         shapes = {name: tuple(t.shape) for name, t in family.exported_class(typed).state_dict().items()}
     weights = read_weights(folder, shapes)
@@ -724,19 +771,28 @@ def list_models(root: str | Path = PRETRAINED_DIR, family: str | None = None, ki
     return names
 
 
-@lru_cache(maxsize=8)
-def load_cached(source: str, device: str | None = None) -> GeneratorPipeline:
+def load_cached(source: str, device: str | None = None, backend: str | None = None) -> GeneratorPipeline:
     """`from_pretrained` with a small cache, for apps that switch between models."""
-    return GeneratorPipeline.from_pretrained(source, device)
+    return _cached(GeneratorPipeline, source, device, resolve_backend(backend))
 
 
-@lru_cache(maxsize=8)
-def load_translator_cached(source: str, device: str | None = None) -> TranslatorPipeline:
+def load_translator_cached(source: str, device: str | None = None, backend: str | None = None) -> TranslatorPipeline:
     """`TranslatorPipeline.from_pretrained` with a small cache, for apps that switch between models."""
-    return TranslatorPipeline.from_pretrained(source, device)
+    return _cached(TranslatorPipeline, source, device, resolve_backend(backend))
 
 
-@lru_cache(maxsize=8)
-def load_classifier_cached(source: str, device: str | None = None) -> ClassifierPipeline:
+def load_classifier_cached(source: str, device: str | None = None, backend: str | None = None) -> ClassifierPipeline:
     """`ClassifierPipeline.from_pretrained` with a small cache, for apps that switch between models."""
-    return ClassifierPipeline.from_pretrained(source, device)
+    return _cached(ClassifierPipeline, source, device, resolve_backend(backend))
+
+
+@lru_cache(maxsize=24)
+def _cached(pipeline: type, source: str, device: str | None, backend: str):
+    # keyed by the backend resolved now, so a changed $BACKEND never serves the other backend's pipeline
+    return pipeline.from_pretrained(source, device, backend)
+
+
+def backend_device(backend: str, device: str | torch.device | None) -> str | torch.device | None:
+    """The device a pipeline works on: `device`; unsaid, the CPU for the onnx backend (onnxruntime's CPU execution
+    provider: no copies through a GPU), else `default_device()`."""
+    return device if device is not None or backend != "onnx" else "cpu"

@@ -99,6 +99,7 @@ QUALITY_PROTOCOL = ("n_real", "n_generated", "split", "seed", "profile", "device
 THROUGHPUT_METRICS = {
     "train_images_per_s": "train images/s",
     "gen_images_per_s_batch64": "sample images/s (batch 64)",
+    "images_per_s_batch64": "classified / translated images/s (batch 64)",
     "latency_ms_batch1_median": "latency b1 median (ms)",
     "latency_ms_batch1_p90": "latency b1 p90 (ms)",
     "latency_ms_batch64_median": "latency b64 median (ms)",
@@ -488,12 +489,16 @@ def curve_seconds(rows: Iterable[dict[str, Any]]) -> float:
 
 
 def throughput_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """Throughput in long form: model, dataset, device, metric, label, value, unit, batch_size, precision."""
+    """Throughput in long form: model, dataset, device, backend, metric, label, value, unit, batch_size, precision.
+
+    backend: what served inference, torch or onnx (rows from before the onnx backend, and training rows, are torch).
+    """
     records = [
         {
             "model": row["model"],
             "dataset": row["dataset"],
             "device": row["device"],
+            "backend": (row.get("params") or {}).get("backend", "torch"),
             "metric": row["metric"],
             "label": THROUGHPUT_METRICS.get(row["metric"], f"{row['metric']} ({row.get('unit', '')})"),
             "value": row["value"],
@@ -504,16 +509,16 @@ def throughput_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
         for row in rows
         if row["benchmark"] == "throughput" and row.get("error") is None
     ]
-    columns = ["model", "dataset", "device", "metric", "label", "value", "unit", "batch_size", "precision"]
+    columns = ["model", "dataset", "device", "backend", "metric", "label", "value", "unit", "batch_size", "precision"]
     return pd.DataFrame(records, columns=columns)
 
 
 def throughput_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """throughput_frame as a table: one row per model x device, one column per metric."""
-    table = _wide(frame, ["model", "dataset", "device"], "label", "value")
-    measured = list(table.columns[3:])
+    """throughput_frame as a table: one row per model x device x backend, one column per metric."""
+    table = _wide(frame, ["model", "dataset", "device", "backend"], "label", "value")
+    measured = list(table.columns[4:])
     order = [label for label in THROUGHPUT_METRICS.values() if label in measured]
-    return table[[*table.columns[:3], *order, *sorted(set(measured) - set(order))]]
+    return table[[*table.columns[:4], *order, *sorted(set(measured) - set(order))]]
 
 
 def memory_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -623,6 +628,8 @@ def throughput_figure(frame: pd.DataFrame, unit: str) -> Figure:
     import plotly.express as px
 
     data = frame[frame["unit"] == unit].assign(text=lambda f: f["value"].map(_short))
+    if data["backend"].nunique() > 1:  # a bar per backend: "dcgan-fashion-mnist (onnx)"
+        data = data.assign(model=data["model"] + " (" + data["backend"] + ")")
     labelled = len(data) <= MAX_LABELLED_BARS  # more bars than that: their labels overlap; hover shows values
     figure = px.bar(
         data,
@@ -793,6 +800,110 @@ def timeline_figure(frame: pd.DataFrame, metric: str = "fid") -> Figure:
                      labels={"value": label, "epoch": "epoch"}, log_y=metric in ("fid", "kid_mean"))
     figure.update_xaxes(tickvals=sorted(int(e) for e in data["epoch"].unique()))
     return _layout(figure)
+
+
+# --- quality against sampling cost: GANs and diffusion on one plot (quality x throughput rows) ---
+
+COST_METRIC = "gen_images_per_s_batch64"  # the throughput row that prices an image: batch 64, median latency
+COST_NOTE = (
+    "Each point is one generator as `make bench` measured it: its quality (quality benchmark, trained candidate) "
+    "against what one image costs to sample (throughput benchmark: milliseconds per image at batch 64, on the same "
+    "kind of device, the torch backend). A diffusion model appears once per sampler step count, joined by a line: "
+    "each step is one pass of its U-Net. FID is biased upwards for fewer images, KID is not, so compare FIDs at "
+    "equal image counts."
+)
+
+
+def cost_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One record per trained generator (and diffusion step count) with both a quality and a throughput row
+    (pass `latest(rows)`): dataset, extractor, model, generator, kind (GAN or diffusion), steps, fid, kid_mean,
+    n_generated, ms_per_image, device."""
+    rows = [row for row in rows if row.get("error") is None and row.get("value") is not None]
+    speed = {(row["model"], device_kind(row["device"])): (1000.0 / row["value"], row["device"])
+             for row in rows if row["benchmark"] == "throughput" and row["metric"] == COST_METRIC and row["value"] > 0
+             and (row.get("params") or {}).get("backend", "torch") == "torch"}  # the onnx backend has rows of its own
+    records: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        params = row.get("params") or {}
+        if row["benchmark"] != "quality" or params.get("candidate") != "trained" or row["metric"] not in ("fid", "kid_mean"):
+            continue
+        cost = speed.get((row["model"], device_kind(row["device"])))
+        if cost is None:
+            continue
+        key = (row["dataset"], _scalar(params.get("extractor", "")), row["model"], cost[1])
+        steps = params.get("sampling_steps")
+        record = records.setdefault(key, {
+            "dataset": key[0], "extractor": key[1], "model": row["model"], "generator": params.get("generator", row["model"]),
+            "kind": "diffusion" if steps else "GAN", "steps": steps, "n_generated": _scalar(params.get("n_generated")),
+            "ms_per_image": cost[0], "device": cost[1]})
+        record[row["metric"]] = row["value"]
+    columns = ["dataset", "extractor", "model", "generator", "kind", "steps", "fid", "kid_mean", "n_generated",
+               "ms_per_image", "device"]
+    return pd.DataFrame(list(records.values()), columns=columns)
+
+
+def cost_figure(frame: pd.DataFrame, metric: str = "kid_mean") -> Figure:
+    """`metric` against milliseconds per sampled image (both axes logarithmic) for one dataset and extractor:
+    GANs as points, each diffusion model as a line through its step counts."""
+    import plotly.express as px
+
+    label = QUALITY_METRICS.get(metric, (metric,))[0]
+    data = frame.dropna(subset=[metric]).sort_values(["generator", "ms_per_image"])
+    data = data.assign(text=[m if pd.isna(s) or not s else f"{m.split('@')[0]} ({int(s)} steps)"
+                             for m, s in zip(data["model"], data["steps"], strict=True)])
+    figure = px.scatter(data, x="ms_per_image", y=metric, color="kind", symbol="kind", text="text", log_x=True,
+                        log_y=True, title=f"{label} against sampling cost (lower left is better)",
+                        labels={"ms_per_image": "ms per image (batch 64)", metric: label, "kind": ""},
+                        hover_data={"n_generated": True, "device": True, "text": False},
+                        color_discrete_map={"GAN": "#4C78A8", "diffusion": "#E45756"})
+    for generator, line in data[data["kind"] == "diffusion"].groupby("generator"):
+        figure.add_scatter(x=line["ms_per_image"], y=line[metric], mode="lines", line={"color": "#E45756", "dash": "dot"},
+                           showlegend=False, hoverinfo="skip", name=generator)
+    figure.update_traces(textposition="top center", selector={"mode": "markers+text"})
+    return _layout(figure, height=480)
+
+
+def diffusion_reach(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """For each diffusion model with timeline rows (pass `latest(rows)`): how many training images its snapshots
+    needed to reach the FID of the best GAN on the same data, extractor and number of generated images (quality
+    rows), or that they did not within the run; one sentence each."""
+    rows = [row for row in rows if row.get("error") is None and row.get("value") is not None and row["metric"] == "fid"]
+    gans: dict[tuple, tuple[float, str]] = {}
+    for row in rows:
+        params = row.get("params") or {}
+        if row["benchmark"] == "quality" and params.get("candidate") == "trained" and not params.get("sampling_steps"):
+            key = (row["dataset"], _scalar(params.get("extractor", "")), _scalar(params.get("n_generated")))
+            if key not in gans or row["value"] < gans[key][0]:
+                gans[key] = (row["value"], row["model"])
+    snapshots: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["benchmark"] == "timeline" and (row.get("params") or {}).get("sampling_steps"):
+            snapshots[row["model"]].append(row)
+    lines = []
+    for model, found in sorted(snapshots.items()):
+        found.sort(key=lambda r: r["params"].get("images_seen", 0))
+        params = found[0]["params"]
+        best = gans.get((found[0]["dataset"], _scalar(params.get("extractor", "")), params.get("n_generated")))
+        if best is None:
+            continue
+        where = f"{params['sampling_steps']} sampler steps, {params.get('n_generated', 0):,} images"
+        reached = next((r for r in found if r["value"] <= best[0]), None)
+        if reached is not None:
+            lines.append(f"{model} reached the best GAN's FID ({best[1]}: {best[0]:.2f}) after "
+                         f"{reached['params']['images_seen']:,} training images (epoch {reached['params']['epoch']}: "
+                         f"FID {reached['value']:.2f}; {where}).")
+        else:
+            top = min(found, key=lambda r: r["value"])
+            lines.append(f"{model} did not reach the best GAN's FID ({best[1]}: {best[0]:.2f}) within "
+                         f"{found[-1]['params']['images_seen']:,} training images: its best snapshot scored "
+                         f"{top['value']:.2f} (epoch {top['params']['epoch']}; {where}).")
+    return lines
+
+
+def cost_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """cost_frame as a table, cheapest first: model, kind, steps, ms per image, FID, KID, images scored."""
+    table = frame.sort_values(["dataset", "extractor", "ms_per_image"])
+    return table[["dataset", "model", "kind", "steps", "ms_per_image", "fid", "kid_mean", "n_generated", "device"]]
 
 
 # --- translation (benchmarks/translation.py): one table for results/summary.md, the dashboard and the model cards ---
@@ -1248,6 +1359,17 @@ def summary_markdown(rows: Iterable[dict[str, Any]]) -> str:
     if not table.empty:
         out += ["", "## The classic collection, side by side", "", COLLECTION_TABLE_NOTE, ""]
         out += _table(list(table.columns), table.itertuples(index=False))
+    cost = cost_frame(rows)
+    if (cost["kind"] == "diffusion").any():
+        out += ["", "## Quality against sampling cost: GANs and diffusion", "", COST_NOTE]
+        reach = diffusion_reach(rows)
+        out += ["", *[f"- {line}" for line in reach]] if reach else []
+        for (dataset, extractor), group in cost.groupby(["dataset", "extractor"], sort=False):
+            lines = [[e["model"], e["kind"], "1 pass" if pd.isna(e["steps"]) or not e["steps"] else f"{int(e['steps'])}",
+                      f"{e['ms_per_image']:.3g}", e["fid"], e["kid_mean"], e["n_generated"], e["device"]]
+                     for e in cost_table(group).to_dict("records")]
+            out += ["", f"### {dataset}, features from `{extractor}`", ""]
+            out += _table(["model", "kind", "steps", "ms per image", "FID", "KID", "images", "device"], lines)
     for name in benchmarks(rows):
         selected = of(rows, name)
         out += ["", f"## {TITLES.get(name, name.capitalize())}", "", f"Measured: {describe_run(selected)}."]

@@ -4,6 +4,8 @@
 - every family has a recipe, and its objective trains 2 steps and resumes to the bit-identical state;
 - every generator pipeline is seed-deterministic, and what it takes (labels, codes) is what its family declares;
 - every translator pipeline is deterministic for a seed, uint8 in and out, and takes the targets its mode implies.
+
+tests/test_onnx.py adds, over the same registry and tiny configs: every family exports to ONNX and matches PyTorch.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def recipe_of(family: str) -> str:
 TINY = {
     "dcgan": {"width": 8}, "cocogan": {"width": 8, "max_width": 16}, "classifier": {},
     "progan": {"width": 8, "max_width": 16},
+    "ddpm": {"width": 8, "max_width": 16, "sampling_steps": 4},  # each sampler step is a U-Net pass
 }
 UNCONDITIONAL_32PX = ("cocogan", "progan")  # patch-based or growing: 32 px (28 padded), no classes
 

@@ -398,7 +398,7 @@ def test_summary_markdown_tables_protocol_and_errors() -> None:
     assert "- dcgan-clothing-64 (clothing), `fid`: out of memory at batch 512" in lines
 
     # throughput, robustness (percent per epsilon), memory (resolution x model)
-    assert "| dcgan-fashion-mnist | fashion-mnist | cpu (2 threads) | 812.5 | 0.9300 |" in lines
+    assert "| dcgan-fashion-mnist | fashion-mnist | cpu (2 threads) | torch | 812.5 | 0.9300 |" in lines
     assert "| classifier-conv-fashion-mnist | pgd | all pixels | 90.1 | 4.3 |" in lines
     assert "The curves took 2.0 minutes in total." in lines
     assert "| model | device | resolution | batch_size | peak memory (MB) | images/s |" in lines
@@ -468,3 +468,52 @@ def test_sample_grids(tmp_path: Path) -> None:
         "dcgan-fashion-mnist": tmp_path / "samples" / "dcgan-fashion-mnist.png",
     }
     assert report.sample_grids(tmp_path / "missing") == {}
+
+
+def test_quality_against_sampling_cost_joins_quality_and_throughput_rows() -> None:
+    def scored(model: str, fid: float, kid: float, **params: Any) -> list[dict[str, Any]]:
+        base = {"role": "model", "candidate": "trained", "extractor": "features-fashion-mnist", "n_generated": 1000,
+                "generator": model.split("@")[0], **params}
+        return [row("quality", model, "fid", fid, params=base), row("quality", model, "kid_mean", kid, params=base)]
+
+    def speed(model: str, images_per_s: float) -> dict[str, Any]:
+        return row("throughput", model, "gen_images_per_s_batch64", images_per_s, unit="images/s")
+
+    rows = [*scored("dcgan-fashion-mnist", 12.0, 0.01), speed("dcgan-fashion-mnist", 5000.0),
+            *scored("ddpm-fashion-mnist-32", 20.0, 0.02, sampling_steps=50), speed("ddpm-fashion-mnist-32", 4.0),
+            *scored("ddpm-fashion-mnist-32@10steps", 40.0, 0.05, sampling_steps=10),
+            speed("ddpm-fashion-mnist-32@10steps", 20.0),
+            *scored("gan-fashion-mnist", 9.0, 0.008),  # no throughput row: not on the plot
+            row("throughput", "dcgan-fashion-mnist", "gen_images_per_s_batch64", 10.0, device="cuda (NVIDIA H200)")]
+    frame = report.cost_frame(rows)
+    assert sorted(frame["model"]) == ["dcgan-fashion-mnist", "ddpm-fashion-mnist-32", "ddpm-fashion-mnist-32@10steps"]
+    by_model = frame.set_index("model")
+    assert by_model.loc["ddpm-fashion-mnist-32", "ms_per_image"] == pytest.approx(250.0)
+    assert by_model.loc["dcgan-fashion-mnist", "ms_per_image"] == pytest.approx(0.2)  # the CPU row, not the GPU's
+    assert by_model.loc["ddpm-fashion-mnist-32@10steps", "kind"] == "diffusion"
+    assert by_model.loc["dcgan-fashion-mnist", "kind"] == "GAN"
+    assert list(report.cost_table(frame)["model"]) == ["dcgan-fashion-mnist", "ddpm-fashion-mnist-32@10steps",
+                                                       "ddpm-fashion-mnist-32"]
+    figure = report.cost_figure(frame, "kid_mean")
+    assert figure.layout.xaxis.type == "log" and any(trace.mode == "lines" for trace in figure.data)
+    summary = report.summary_markdown(rows)
+    assert "## Quality against sampling cost: GANs and diffusion" in summary
+    assert "| ddpm-fashion-mnist-32@10steps | diffusion | 10 | 50 |" in summary
+
+
+def test_diffusion_reach_names_the_training_images_needed_for_the_best_gans_fid() -> None:
+    def gan(model: str, fid: float, n: int = 4443) -> dict[str, Any]:
+        return row("quality", model, "fid", fid, params={"candidate": "trained", "extractor": "features-fashion-mnist",
+                                                         "n_generated": n})
+
+    def snapshot(epoch: int, fid: float) -> dict[str, Any]:
+        return row("timeline", "ddpm-fashion-mnist-32", "fid", fid, params={
+            "epoch": epoch, "images_seen": epoch * 8226, "sampling_steps": 10, "n_generated": 4443,
+            "extractor": "features-fashion-mnist"})
+
+    rows = [gan("gan-fashion-mnist", 9.0), gan("dcgan-fashion-mnist", 12.0), gan("gan-fashion-mnist", 5.0, n=1000),
+            snapshot(2, 30.0), snapshot(10, 8.5), snapshot(5, 11.0)]
+    (line,) = report.diffusion_reach(rows)
+    assert "reached the best GAN's FID (gan-fashion-mnist: 9.00) after 82,260 training images (epoch 10" in line
+    (line,) = report.diffusion_reach(rows[:3] + rows[3:4])
+    assert "did not reach the best GAN's FID (gan-fashion-mnist: 9.00) within 16,452 training images" in line

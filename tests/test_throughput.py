@@ -1,4 +1,4 @@
-"""The throughput benchmark on a tiny exported model and the real Fashion-MNIST subset."""
+"""The throughput benchmark on tiny exported models and the real Fashion-MNIST subset, on both inference backends."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.throughput import GEN_METRICS, TRAIN_METRICS, Scenario, main, run
+from benchmarks.throughput import GEN_METRICS, IMAGE_METRICS, TRAIN_METRICS, Scenario, format_table, main, run
+from core import report
+from core.hub import save_model
+from core.models import MODELS
 from core.models.dcgan import DCGANConfig
+from core.onnx import ONNX_FILE, export_onnx
 from core.results import device_label, read_rows
 
 ALL_METRICS = {metric for metric, _ in TRAIN_METRICS + GEN_METRICS}
@@ -39,7 +43,7 @@ def test_run_measures_every_metric(tiny_model: Path) -> None:
     assert train.data == "Fashion-MNIST, train split, 8,226 of 60,000 images (a subset)"
     assert by_metric["latency_ms_batch64_p90"].value >= by_metric["latency_ms_batch64_median"].value
     assert by_metric["latency_ms_batch1_median"].params == {
-        "batch_size": 1, "repeats": 3, "warmup": 1, "precision": "float32", "statistic": "median"
+        "batch_size": 1, "repeats": 3, "warmup": 1, "precision": "float32", "backend": "torch", "statistic": "median"
     }
 
 
@@ -81,6 +85,40 @@ def test_scenario_refuses_bad_settings(tiny_model: Path) -> None:
         quick(tiny_model, device="tpu")
     with pytest.raises(ValueError, match="steps >= 1"):
         quick(tiny_model, steps=0)
+    with pytest.raises(ValueError, match="backend"):
+        quick(tiny_model, backend="tensorrt")
+    with pytest.raises(ValueError, match="onnx backend runs on the CPU"):
+        quick(tiny_model, backend="onnx", device="cuda")
+
+
+def test_the_onnx_backend_is_timed_on_a_temporary_export(tiny_model: Path) -> None:
+    """A model without model.onnx is exported into a temporary copy: its folder (pretrained/) is never written."""
+    before = sorted(p.name for p in tiny_model.iterdir())
+    rows = run(quick(tiny_model, backend="onnx"))
+    assert {row.metric for row in rows} == {metric for metric, _ in GEN_METRICS}  # no training rows: torch's
+    for row in rows:
+        assert row.error is None and row.value > 0, row
+        assert row.params["backend"] == "onnx" and row.params["onnx_file"] == "exported for this run"
+        assert row.params["precision"] == "float32" and row.model == "dcgan-tiny"
+    assert sorted(p.name for p in tiny_model.iterdir()) == before and not (tiny_model / ONNX_FILE).exists()
+
+    export_onnx(tiny_model)  # a model that has its own graph is timed on that one
+    again = run(quick(tiny_model, backend="onnx"))
+    assert all(row.params["onnx_file"] == ONNX_FILE and row.value > 0 for row in again)
+
+
+def test_classifiers_and_translators_are_timed_through_their_pipelines(tiny_classifier_dir: Path, tmp_path: Path) -> None:
+    spec = MODELS.get("pix2pix")
+    config = spec.make_config(image_size=64, in_channels=1, source="edges", width=4, max_width=8)
+    translator = save_model(spec.build(config)["translator"], tmp_path / "pix2pix-tiny", family="pix2pix")
+    for model in (tiny_classifier_dir, translator):
+        for backend in ("torch", "onnx"):
+            rows = run(quick(model, backend=backend, training=False))
+            assert {row.metric for row in rows} == {metric for metric, _ in IMAGE_METRICS}, model.name
+            assert all(row.error is None and row.value > 0 and row.params["backend"] == backend for row in rows)
+            assert rows[0].dataset == "unknown"  # no training.json: nothing says what it was trained on
+    table = format_table(rows)
+    assert "backend" in table.splitlines()[0] and "pix2pix-tiny  cpu" in table and " onnx " in table
 
 
 def test_cli_appends_rows_prints_a_table_and_fails_on_errors(
@@ -91,8 +129,17 @@ def test_cli_appends_rows_prints_a_table_and_fails_on_errors(
     assert main(["--models", str(tiny_model), *common]) == 0
     assert main(["--models", str(tiny_model), str(broken_generator_dir), *common]) == 1
     rows = read_rows(out)
-    assert len(rows) == 3 * len(ALL_METRICS)
-    assert [row["model"] for row in rows].count("dcgan-broken") == len(ALL_METRICS)
+    per_model = len(ALL_METRICS) + len(GEN_METRICS)  # torch: training and sampling; onnx (the CPU's default): sampling
+    assert len(rows) == 3 * per_model
+    assert [row["model"] for row in rows].count("dcgan-broken") == per_model
+    assert {row["params"].get("backend") for row in rows if row["metric"] != "train_images_per_s"} == {"torch", "onnx"}
     table = capsys.readouterr().out
-    assert "train img/s" in table and "dcgan-tiny" in table
+    assert "train img/s" in table and "dcgan-tiny" in table and "onnx" in table
     assert "error: dcgan-broken on cpu" in table
+    assert main(["--models", str(tiny_model), *common, "--backends", "torch", "--no-training"]) == 0
+    assert len(read_rows(out)) == 3 * per_model + len(GEN_METRICS)
+    # the summary's and the dashboard's table: a line per backend, training on torch's
+    table = report.throughput_table(report.throughput_frame(report.latest(read_rows(out))))
+    tiny = table[table["model"] == "dcgan-tiny"].set_index("backend")
+    assert sorted(tiny.index) == ["onnx", "torch"] and tiny.loc["onnx", "sample images/s (batch 64)"] > 0
+    assert tiny.loc["torch", "train images/s"] > 0 and tiny["train images/s"].isna()["onnx"]

@@ -10,6 +10,9 @@ Which models a Space shows comes from `$MODEL_SOURCE`:
   with `--hub-models`, the list written to `model_source.txt` next to core/);
 - a folder of exported models: the models in it;
 - a comma-separated list of Hub repo ids and/or model folders: exactly those.
+
+Which backend serves them comes from `$BACKEND` (`core.onnx.resolve_backend`): torch when unset, onnx for the
+model.onnx beside each model's weights.
 """
 
 from __future__ import annotations
@@ -136,9 +139,10 @@ def pick(models: Mapping[str, str], label: str | None, none_found: str = NO_MODE
     return models[label]
 
 
-def load(source: str) -> GeneratorPipeline:
-    """The cached pipeline for `source`; a model that will not load is a one-line UserError."""
-    return load_with(load_cached, source)
+def load(source: str, backend: str | None = None) -> GeneratorPipeline:
+    """The cached pipeline for `source` on `backend` (default `$BACKEND`: torch, or onnx for the model.onnx beside
+    the weights); a model that will not load is a one-line UserError."""
+    return load_with(functools.partial(load_cached, backend=backend), source)
 
 
 def load_with(loader: Callable[[str], P], source: str) -> P:

@@ -2,8 +2,9 @@
 
 The classic collection (GAN, CGAN, ACGAN, infoGAN, WGAN, WGAN-GP, DRAGAN,
 LSGAN, BEGAN, EBGAN) shares the networks of `core.models.gan`; DCGAN,
-COCO-GAN, Progressive GAN, the translators (pix2pix and its L1-only twin, CycleGAN, StarGAN, MUNIT, Fader networks)
-and the classifiers have their own.
+COCO-GAN, Progressive GAN, the diffusion baseline (DDPM), the translators
+(pix2pix and its L1-only twin, CycleGAN, StarGAN, MUNIT, Fader networks) and
+the classifiers have their own.
 """
 
 from core.models import (  # noqa: F401  (imported to register)
@@ -14,6 +15,7 @@ from core.models import (  # noqa: F401  (imported to register)
     cocogan,
     cyclegan,
     dcgan,
+    ddpm,
     dragan,
     ebgan,
     fader,

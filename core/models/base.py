@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -38,7 +39,8 @@ class ModelFamily:
     # Training settings that define the family, between TrainConfig's defaults and a recipe.
     defaults: Mapping[str, Any] = field(default_factory=dict)
     # What the exported generator takes besides z: "labels" (class ids), "codes" (infoGAN's latent
-    # codes), "parts" (COCO-GAN: micro patches by coordinate, beyond-boundary, patch-guided).
+    # codes), "parts" (COCO-GAN: micro patches by coordinate, beyond-boundary, patch-guided), "steps"
+    # (a diffusion model: the number of sampling steps).
     accepts: frozenset[str] = frozenset()
     # The data modes it trains on (core.data.modes): "single" for generators and classifiers; translators
     # "paired", "unpaired" or "domains".
@@ -46,6 +48,12 @@ class ModelFamily:
     # A bundle's parts: the submodules of the exported network that are networks of their own (CycleGAN's two
     # directions), for cards and loaders; () for a single network.
     components: tuple[str, ...] = ()
+    # Writers of other formats an exported folder also holds, each called with the folder once config.json and
+    # model.safetensors are in it (DDPM: diffusers' model_index.json layout, so DDPMPipeline loads it too).
+    exporters: tuple[Callable[[Path], None], ...] = ()
+    # Its own ONNX export (a function giving a core.onnx.OnnxExport: the graph and the runtime that serves it), for a
+    # network the kind's graph cannot trace; None: the kind's (core.onnx.KIND_EXPORTS).
+    onnx_export: Callable[[], Any] | None = None
     title: str = ""  # how people name it ("WGAN-GP"), for tables and Spaces
     paper: str = ""  # the paper it follows, "Author et al. (year)"
     # The largest network (parameters, all networks together) a config may ask for: checked on the meta
@@ -150,7 +158,7 @@ def _describe(hint: Any) -> str:
     return names.get(origin, getattr(origin, "__name__", str(origin)))
 
 
-INPUTS = frozenset({"labels", "codes", "parts"})
+INPUTS = frozenset({"labels", "codes", "parts", "steps"})
 
 
 class LatentGenerator:

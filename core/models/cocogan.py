@@ -215,7 +215,7 @@ class LatentField(nn.Module):
 
     def forward(self, z: Tensor, coords: Tensor) -> Tensor:
         """Latents [B, z_dim] at micro coordinates [B, 2] -> features [B, F, 4, 4]."""
-        field = self.project(z).view(len(z), self.channels, self.size, self.size)
+        field = self.project(z).view(z.shape[0], self.channels, self.size, self.size)
         xs, ys = pixel_positions(coords, BASE_SIZE, self.extent, field.dtype)
         grid = torch.stack([xs, ys], dim=-1) / self.half_width  # grid_sample's [-1, 1] spans the whole image
         return F.grid_sample(field, grid, mode="bilinear", padding_mode="border", align_corners=False)
@@ -326,7 +326,8 @@ class CocoGANGenerator(LatentGenerator, nn.Module, PyTorchModelHubMixin, library
     def micro_patch(self, z: Tensor, coords: Tensor) -> Tensor:
         """G: latents [B, z_dim] at micro coordinates [B, 2] -> micro patches [B, C, m, m]."""
         condition = torch.cat([z, coords.to(z.dtype)], dim=1)
-        h = self.project(condition).view(len(z), -1, BASE_SIZE, BASE_SIZE)
+        # unflatten, not view(len(z), ...): an ONNX trace keeps the batch size dynamic and the channels known
+        h = self.project(condition).unflatten(1, (-1, BASE_SIZE, BASE_SIZE))
         if self.latent_field is not None:
             h = h + self.latent_field(z, coords)
         for block in self.blocks:
@@ -338,7 +339,7 @@ class CocoGANGenerator(LatentGenerator, nn.Module, PyTorchModelHubMixin, library
 
     def patches(self, z: Tensor, coords: Tensor) -> Tensor:
         """Every latent at every coordinate: z [B, z_dim], coords [P, 2] -> patches [B * P, C, m, m], row-major per latent."""
-        b, p = len(z), len(coords)
+        b, p = z.shape[0], coords.shape[0]  # shapes, not len(): an ONNX trace keeps them dynamic
         return self.micro_patch(z.repeat_interleave(p, dim=0), coords.to(z.device).repeat(b, 1))
 
     def forward(self, z: Tensor, labels: Tensor | None = None, extra: int = 0, coords: Tensor | None = None) -> Tensor:

@@ -6,6 +6,7 @@
     began           BEGAN: autoencoder energies in equilibrium (k_t)
     ebgan           EBGAN: autoencoder energy with a margin and the pull-away term
     cocogan         COCO-GAN: micro patches by coordinate, macro-patch critic, the curriculum
+    diffusion       DDPM: the MSE between the noise added on the training schedule and the noise predicted
     progan          Progressive GAN: WGAN-GP with drift while G and D grow from 4x4, in images shown
     classification  classifiers, optionally adversarially trained
     pix2pix         pix2pix and colorization: a conditional PatchGAN plus L1 on paired images
@@ -22,6 +23,7 @@ from core.objectives import (  # noqa: F401  (imported to register)
     classification,
     cocogan,
     cyclegan,
+    diffusion,
     ebgan,
     fader,
     image_gan,

@@ -15,6 +15,7 @@ exactly as in `core.demo.available_models`, kept to 28x28 grayscale classifiers.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -85,8 +86,10 @@ def pick(models: Mapping[str, str], label: str | None) -> str:
 
 
 def load_classifier(source: str) -> ClassifierPipeline:
-    """The cached pipeline for `source`, which must take 28x28 grayscale images; failures are one-line UserErrors."""
-    pipe = load_with(load_classifier_cached, source)
+    """The cached pipeline for `source`, which must take 28x28 grayscale images; failures are one-line UserErrors.
+
+    Always the torch backend, whatever `$BACKEND` says: the attacks need the network's gradients."""
+    pipe = load_with(functools.partial(load_classifier_cached, backend="torch"), source)
     if (pipe.image_size, pipe.channels) != (SIZE, 1):
         colour = "grayscale" if pipe.channels == 1 else "RGB"
         raise UserError(

@@ -407,6 +407,45 @@ RECIPES: dict[str, dict[str, Any]] = {
         presets={"smoke": {"split": "validation", "model_config": {"width": 4, "max_width": 16}},
                  "full": {"model_config": {"width": 32, "max_width": 512}, "batch_sizes": {"128": 32, "256": 16}}},
     ),
+    # The diffusion baseline (core.models.ddpm): a small diffusers U-Net on noise prediction, Fashion-MNIST padded
+    # to 32 px, unconditional (so diffusers' DDPMPipeline samples it too), the cosine schedule of 1,000 steps,
+    # Adam (0.9, 0.999) at 2e-4 and an EMA of 0.999; sampled with DDIM. quick: what 2 CPU cores train in about
+    # 40 minutes; full (a GPU): four times the channels, 40k steps of 128.
+    "ddpm-fashion-mnist-32": {
+        "model": "ddpm",
+        "dataset": "fashion-mnist",
+        "image_size": 28,
+        "pad": 2,
+        "conditional": False,
+        "model_config": {"width": 16, "max_width": 64, "levels": 3, "attention": True, "sampling_steps": 50},
+        "lr": {"G": 2e-4},
+        "snapshot_epochs": [2, 5, 10, 20],
+        "presets": {
+            "smoke": {"snapshot_epochs": [], "model_config": {"width": 8, "max_width": 16, "sampling_steps": 4}},
+            "quick": {"steps": 4000, "sample_every": 1000, "checkpoint_every": 250},
+            "full": {"steps": 40_000, "batch_size": 128, "snapshot_epochs": [5, 10, 20, 50, 100, 200],
+                     "sample_every": 5000, "checkpoint_every": 2000,
+                     "model_config": {"width": 64, "max_width": 256}},
+        },
+    },
+    # The same on the clothing photos at 64 px (four levels, 64 -> 8 px), with flips: a recipe for a GPU (`--preset
+    # full`); quick is a short CPU try (no model of it ships: 2 CPU cores are far too few for it).
+    "ddpm-clothing-64": {
+        "model": "ddpm",
+        "dataset": "clothing",
+        "image_size": 64,
+        "hflip": True,
+        "conditional": False,
+        "model_config": {"width": 32, "max_width": 128, "levels": 4, "attention": True, "sampling_steps": 50},
+        "lr": {"G": 2e-4},
+        "presets": {
+            "smoke": {"split": "validation", "model_config": {"width": 8, "max_width": 16, "sampling_steps": 4}},
+            "quick": {"steps": 2000, "batch_size": 32, "sample_every": 500, "checkpoint_every": 250},
+            "full": {"steps": 60_000, "batch_size": 64, "snapshot_epochs": [50, 200, 500, 1000],
+                     "sample_every": 5000, "checkpoint_every": 2000,
+                     "model_config": {"width": 64, "max_width": 256}},
+        },
+    },
     # Classifiers: the robustness lab's subjects and the metrics' feature extractors.
     # quick: 1,000 steps of 128 are about 15 epochs of the 8,226-image Fashion-MNIST prefix.
     "classifier-dense-fashion-mnist": _classifier({"arch": "dense", **_FASHION_MNIST_STATS}, quick_steps=1300),

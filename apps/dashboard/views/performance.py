@@ -48,7 +48,7 @@ def throughput(rows: list[dict]) -> None:
         # Latencies of a millisecond or two need decimals; thousands of images/s do not.
         config = {
             column: st.column_config.NumberColumn(format="%.2f" if "(ms)" in column else "%.1f")
-            for column in table.columns[2:]
+            for column in table.columns[3:]  # after model, device and backend
         }
         st.dataframe(table, hide_index=True, column_config=config)
     ui.errors(selected)

@@ -1,4 +1,5 @@
-"""Quality page: FID, KID, precision and recall per model as bars, by dataset and feature extractor."""
+"""Quality page: FID, KID, precision and recall per model as bars, by dataset and feature extractor; quality against
+sampling cost (GANs and diffusion on one plot); a Progressive GAN's growth."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ def show() -> None:
     for index, metric in enumerate(metrics):
         charts[index % 2].plotly_chart(report.quality_figure(frame, metric), key=f"quality-{metric}")
     ui.errors(quality)
+    cost = report.cost_frame(rows)
+    cost = cost[(cost["dataset"] == dataset) & (cost["extractor"] == extractor)]
+    if (cost["kind"] == "diffusion").any():
+        st.header("Quality against sampling cost")
+        st.caption(report.COST_NOTE)
+        left, right = st.columns(2)
+        left.plotly_chart(report.cost_figure(cost, "kid_mean"), key="cost-kid")
+        right.plotly_chart(report.cost_figure(cost, "fid"), key="cost-fid")
+        st.dataframe(report.cost_table(cost), hide_index=True)
     growth = report.of(rows, "growth")
     stages = report.growth_frame(growth)
     if not stages.empty:
