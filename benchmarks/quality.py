@@ -127,7 +127,7 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
         if scenario.candidate == "untrained":
             generator = untrained_copy(generator, scenario.seed)
         pipe = GeneratorPipeline(generator, scenario.model, device)
-        if pipe.takes_steps:  # a diffusion model: what its images cost is part of the scenario
+        if pipe.takes_steps and scenario.candidate != "real":  # a diffusion model: what an image costs is part of it
             pipe.sampling_steps = pipe.check_steps(scenario.steps) or pipe.sampling_steps
             params["sampling_steps"] = pipe.sampling_steps
             if scenario.candidate == "trained":

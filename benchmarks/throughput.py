@@ -201,6 +201,9 @@ def measure_training(
     if device.type == "cpu" and config.mixed_precision == "auto":
         # "auto" means bf16 whenever a GPU exists, even for this CPU run; a CPU-only machine resolves it to "no".
         config = replace(config, mixed_precision="no")
+    # every model timed on this process's threads, not on those its run chose (threads=1 to share the cores with
+    # other runs): the trainer sets them for the whole process, which would slow every model measured after it
+    config = replace(config, threads=0)
     with tempfile.TemporaryDirectory(prefix="fgl-throughput-") as run_dir, accelerate_on(device):
         trainer = Trainer(config, run_dir, progress=False)
         check_same_generator(trainer, folder)

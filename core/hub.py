@@ -509,7 +509,7 @@ def quality_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[dic
             if same_protocol and (row["model"] == model or is_baseline or is_variant):
                 line = lines.setdefault((extractor, row["model"]), {
                     "model": row["model"], "extractor": extractor, "candidate": p.get("candidate", "trained"),
-                    "steps": p.get("sampling_steps"),
+                    "steps": p.get("sampling_steps") if p.get("candidate") != "real" else None,
                     "n_generated": p.get("n_generated"), "n_real": p.get("n_real"), "data": row.get("data") or "-",
                     "device": row["device"], "commit": row.get("commit") or "-",
                 })
@@ -526,8 +526,12 @@ def timeline_table(model: str, results_dir: str | Path = RESULTS_DIR) -> list[di
     for row in rows:
         if row["model"] != model or row.get("error") is not None or row["value"] is None:
             continue
-        line = epochs.setdefault(int(row["params"]["epoch"]), {"epoch": int(row["params"]["epoch"]),
-                                                               "device": row["device"], "data": row.get("data") or "-"})
+        params = row["params"]
+        line = epochs.setdefault(int(params["epoch"]), {"epoch": int(params["epoch"]), "device": row["device"],
+                                                        "data": row.get("data") or "-",
+                                                        "images_seen": params.get("images_seen"),
+                                                        "steps": params.get("sampling_steps"),
+                                                        "n_generated": params.get("n_generated")})
         line[row["metric"]] = row["value"]
     return [epochs[e] for e in sorted(epochs)]
 

@@ -143,3 +143,18 @@ def test_cli_appends_rows_prints_a_table_and_fails_on_errors(
     tiny = table[table["model"] == "dcgan-tiny"].set_index("backend")
     assert sorted(tiny.index) == ["onnx", "torch"] and tiny.loc["onnx", "sample images/s (batch 64)"] > 0
     assert tiny.loc["torch", "train images/s"] > 0 and tiny["train images/s"].isna()["onnx"]
+
+
+def test_a_model_trained_on_one_thread_is_timed_on_the_process_threads(tmp_path: Path, real_data_env: Path,
+                                                                       make_tiny_dcgan) -> None:
+    # its run chose threads=1 to share the cores; the trainer sets threads for the whole process, which must not
+    # leak into the models measured after it
+    model = make_tiny_dcgan(tmp_path / "one-thread", train_overrides={"threads": 1})
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        rows = run(quick(model, repeats=1))
+        assert not any(row.error for row in rows)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
