@@ -85,7 +85,7 @@ train: install
 	done
 
 # model.onnx beside every shipped model's weights (and its ProGAN stage snapshots), checked against PyTorch at
-# batch 1 and 64, then the cards re-rendered with the figures. About 25 s on 2 CPU cores; not committed (they would
+# batch 1 and 64, then the cards re-rendered with the figures. About 40 s on 2 CPU cores; not committed (they would
 # double pretrained/): BACKEND=onnx Spaces and `make demo` need it run first.
 onnx: install
 	$(PY) -m core export-onnx --all; status=$$?; \
