@@ -40,7 +40,7 @@ def show() -> None:
     ui.errors(quality)
     cost = report.cost_frame(rows)
     cost = cost[(cost["dataset"] == dataset) & (cost["extractor"] == extractor)]
-    if (cost["kind"] == "diffusion").any():
+    if not cost.empty:
         st.header("Quality against sampling cost")
         st.caption(report.COST_NOTE)
         left, right = st.columns(2)
