@@ -127,13 +127,11 @@ def run(scenario: Scenario, progress: bool = False) -> list[Row]:
         if scenario.candidate == "untrained":
             generator = untrained_copy(generator, scenario.seed)
         pipe = GeneratorPipeline(generator, scenario.model, device)
-        if pipe.takes_steps and scenario.candidate != "real":  # a diffusion model: what an image costs is part of it
-            pipe.sampling_steps = pipe.check_steps(scenario.steps) or pipe.sampling_steps
-            params["sampling_steps"] = pipe.sampling_steps
+        steps = pipe.use_steps(scenario.steps) if scenario.candidate != "real" else None  # a GAN given steps: error
+        if steps:  # a diffusion model: what an image costs is part of the scenario
+            params["sampling_steps"] = steps
             if scenario.candidate == "trained":
-                name = steps_name(name, pipe.sampling_steps, config.sampling_steps)
-        elif scenario.steps is not None:
-            pipe.check_steps(scenario.steps)  # the one-line error: a GAN takes no steps
+                name = steps_name(name, steps, config.sampling_steps)
         reference_split = load_split(dataset, split, size, config.channels, pad)
         heldout_split = HELDOUT_SPLITS.get(dataset, "test")
         heldout = load_split(dataset, heldout_split, size, config.channels, pad)

@@ -286,11 +286,12 @@ def measure_inference(scenario: Scenario, kind: str, dataset: str, label: str, t
         common = {"repeats": scenario.repeats, "warmup": scenario.warmup, "precision": precision,
                   "backend": scenario.backend, **({"onnx_file": graph} if graph else {})}
         name = scenario.name
-        if kind == "generator" and pipe.takes_steps:  # a diffusion model: an image costs a U-Net pass per step
+        if kind == "generator":
             default = pipe.sampling_steps
-            pipe.sampling_steps = pipe.check_steps(scenario.sampling_steps) or default
-            common["sampling_steps"] = pipe.sampling_steps
-            name = steps_name(name, pipe.sampling_steps, default)
+            steps = pipe.use_steps(scenario.sampling_steps)  # a GAN given steps: the one-line error
+            if steps:  # a diffusion model: an image costs a U-Net pass per step
+                common["sampling_steps"] = steps
+                name = steps_name(name, steps, default)
         elif scenario.sampling_steps is not None:
             raise UserError(f"{scenario.name} draws an image in one pass: only diffusion models take sampling steps")
         rows, medians_ms = [], {}

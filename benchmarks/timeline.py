@@ -95,9 +95,8 @@ def run(scenario: Scenario) -> list[Row]:
                              channels=config.channels or None, pad=config.pad))
         pipe = GeneratorPipeline.from_pretrained(scenario.snapshot, device=device)
         if pipe.takes_steps:  # each image costs a network pass per step: the profile's steps and images
-            pipe.sampling_steps = pipe.check_steps(scenario.diffusion_steps) or pipe.sampling_steps
+            params["sampling_steps"] = pipe.use_steps(scenario.diffusion_steps)
             n = scenario.diffusion_n or n
-            params["sampling_steps"] = pipe.sampling_steps
         scores = quality.generator_scores(pipe, dataset, reference, n, scenario.seed, device, kid_subsets=scenario.kid_subsets)
         params["n_generated"], params["n_real"] = n, len(reference)
         params["images_seen"] = int(snapshot["epoch"] * len(reference))  # training images: epochs over the split

@@ -93,6 +93,15 @@ class GeneratorPipeline:
             raise UserError(f"{self.name} draws an image in one pass: only diffusion models take sampling steps")
         return whole_number(steps, "sampling steps", 1, self.generator.config.train_timesteps)
 
+    def use_steps(self, steps: int | None) -> int | None:
+        """Make `steps` the default of every later call (benchmarks fix them once per scenario; None keeps the
+        default). Returns what an image now costs in sampler steps: None for a GAN (given steps, the one-line error)."""
+        steps = self.check_steps(steps)
+        if not self.takes_steps:
+            return None
+        self.sampling_steps = steps or self.sampling_steps
+        return self.sampling_steps
+
     # ------------------------------------------------------------------ inputs
 
     def latents(self, n: int, seed: int = 0) -> torch.Tensor:
@@ -210,7 +219,6 @@ class GeneratorPipeline:
         codes (infoGAN): see `codes`, default drawn from the prior; steps (diffusion): sampler steps, default
         `sampling_steps`."""
         n = whole_number(n, "number of images", 1, MAX_IMAGES)
-        steps = self.check_steps(steps)
         return self.generate(self.latents(n, seed), self.labels(labels, n), self.codes(codes, n, seed), steps=steps)
 
     def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: int | str | None = None,
@@ -221,7 +229,7 @@ class GeneratorPipeline:
         z = slerp(self.latents(1, seed_a)[0], self.latents(1, seed_b)[0], torch.linspace(0, 1, steps))
         labels = self.labels(label if label is not None else 0, steps) if self.num_classes else None
         return self.generate(z, labels, self.codes(None, 1, seed_a).expand(steps, -1) if self.code_dim else None,
-                             steps=self.check_steps(sampling_steps))
+                             steps=sampling_steps)
 
     def traverse(self, seed: int, code: int, values: Sequence[float], label: int | str | None = None,
                  codes: CodeSpec = None) -> np.ndarray:
